@@ -1,0 +1,16 @@
+// Bundles the pages' scripts and styles into the Django static folder (gitignored output).
+import * as esbuild from "esbuild";
+import { mkdirSync } from "node:fs";
+
+const outdir = "../src/shequ/web/static/build";
+mkdirSync(outdir, { recursive: true });
+await esbuild.build({
+  entryPoints: ["src/app.ts", "src/app.css"],
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  target: ["chrome100", "firefox100", "safari15"],
+  outdir,
+  loader: { ".png": "file", ".svg": "file" },
+  logLevel: "warning",
+});

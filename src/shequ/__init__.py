@@ -1,0 +1,1 @@
+"""Shequ (社区): open-source community smart-governance platform."""
