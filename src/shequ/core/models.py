@@ -91,3 +91,40 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {'工作日' if self.is_working_day else '休息日'}"
+
+
+class Job(TimeStampedModel):
+    """Long work a person waits for (an import, a report): its progress and its outcome.
+
+    The work itself runs as a django.tasks task; it updates `done`/`total` as it goes so a page
+    can show a progress bar, and leaves its result (or per-row report) in `report`.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("进行中")
+        SUCCEEDED = "succeeded", _("已完成")
+        FAILED = "failed", _("失败")
+
+    kind = models.CharField(_("类型"), max_length=40, db_index=True)
+    status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    params = models.JSONField(default=dict, blank=True)
+    input_file = models.FileField(upload_to="jobs/%Y/%m/", blank=True, default="")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=300, blank=True, default="")
+    report = models.JSONField(default=dict, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("后台任务")
+        verbose_name_plural = _("后台任务")
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.status == "succeeded" else 0)

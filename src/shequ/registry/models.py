@@ -238,3 +238,25 @@ class Asset(TimeStampedModel, SourcedModel, Located):
 
     def __str__(self) -> str:
         return f"{self.name}({self.code})"
+
+
+class Road(TimeStampedModel, SourcedModel):
+    """A road or path as a WGS-84 line: part of the places register and of the offline basemap."""
+
+    class Kind(models.TextChoices):
+        ARTERIAL = "arterial", _("主干路")
+        SECONDARY = "secondary", _("次干路")
+        BRANCH = "branch", _("支路")
+        PATH = "path", _("小区道路")
+
+    name = models.CharField(_("名称"), max_length=100, blank=True, default="")
+    kind = models.CharField(_("等级"), max_length=12, choices=Kind.choices, default=Kind.BRANCH)
+    geometry = models.JSONField(_("线形"))  # GeoJSON LineString or MultiLineString
+
+    class Meta:
+        ordering = ["kind", "name"]
+        verbose_name = _("道路")
+        verbose_name_plural = _("道路")
+
+    def __str__(self) -> str:
+        return self.name or f"{self.get_kind_display()} #{self.pk}"
