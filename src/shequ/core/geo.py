@@ -83,7 +83,7 @@ def _gcj_to_bd(lon: Any, lat: Any, xp: ModuleType) -> tuple[Any, Any]:
 
 
 def _bd_to_gcj(lon: Any, lat: Any, xp: ModuleType) -> tuple[Any, Any]:
-    # The widely copied one-step inverse is off by up to a few cm; refine it by fixed-point
+    # The widely copied one-step inverse is off by up to ~0.2 m; refine it by fixed-point
     # iteration on the forward formula (a contraction: its Jacobian is within 1e-3 of identity).
     x, y = lon - 0.0065, lat - 0.006
     z = xp.hypot(x, y) - 0.00002 * xp.sin(y * _X_PI)
@@ -105,6 +105,7 @@ def _arrays(lons: npt.ArrayLike, lats: npt.ArrayLike) -> ArrayPair:
 
 def wgs84_to_gcj02(lon: float, lat: float) -> Pair:
     """WGS-84 → GCJ-02 (Amap/Tencent). Points outside mainland China are returned unchanged."""
+    lon, lat = float(lon), float(lat)
     if out_of_china(lon, lat):
         return lon, lat
     dlon, dlat = _gcj_delta(lon, lat, math)
@@ -113,6 +114,7 @@ def wgs84_to_gcj02(lon: float, lat: float) -> Pair:
 
 def gcj02_to_wgs84(lon: float, lat: float) -> Pair:
     """GCJ-02 → WGS-84 by fixed-point iteration (error well below 1 mm inside China)."""
+    lon, lat = float(lon), float(lat)
     if out_of_china(lon, lat):
         return lon, lat
     wlon, wlat = lon, lat
@@ -127,7 +129,7 @@ def gcj02_to_wgs84(lon: float, lat: float) -> Pair:
 
 
 def gcj02_to_bd09(lon: float, lat: float) -> Pair:
-    """GCJ-02 → BD-09 (Baidu). Applied everywhere, as Baidu's own converter does."""
+    """GCJ-02 → BD-09 (Baidu). No China bounding-box test, as in gcoord and coordTransform."""
     return _gcj_to_bd(float(lon), float(lat), math)
 
 
@@ -251,8 +253,9 @@ class LocalProjection(NamedTuple):
 
 
 def local_projection(lon0: float, lat0: float) -> LocalProjection:
-    """Equirectangular plane tangent at ``(lon0, lat0)``; scale error ~ (Δlat in rad)² / 2 away from it.
+    """Equirectangular plane at ``(lon0, lat0)`` with WGS-84 ellipsoid scales at that latitude.
 
+    East-west scale drifts by ≈ tan(lat0)·Δlat (rad) away from lat0: 0.06 % 5 km north at 36°.
     Functions accept floats or numpy arrays. Unpack as ``fwd, inv = local_projection(lon0, lat0)``.
     """
     kx, ky = _metres_per_degree(lat0)

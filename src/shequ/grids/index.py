@@ -27,7 +27,9 @@ def grid_index() -> GridIndex:
     version = _version()
     with _lock:
         if _cached is None or _cached[0] != version:
-            items = [(pk, shape(geom)) for pk, geom in unit_grids().values_list("pk", "geometry")]
+            items = [
+                (pk, shape(geom)) for pk, geom in unit_grids().order_by("code").values_list("pk", "geometry")
+            ]
             _cached = (version, GridIndex(items))
         return _cached[1]
 
