@@ -39,7 +39,9 @@ def locate_many(lons: Sequence[float | None], lats: Sequence[float | None]) -> l
     present = [i for i, (x, y) in enumerate(zip(lons, lats, strict=True)) if x is not None and y is not None]
     result: list[int | None] = [None] * len(lons)
     if present:
-        found = grid_index().locate_many([lons[i] for i in present], [lats[i] for i in present])
+        xs: list[float] = [lons[i] for i in present]  # type: ignore[misc]
+        ys: list[float] = [lats[i] for i in present]  # type: ignore[misc]
+        found = grid_index().locate_many(xs, ys)
         for i, key in zip(present, found, strict=True):
             result[i] = key
     return result

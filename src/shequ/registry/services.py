@@ -269,15 +269,10 @@ def create_organization(raw: Mapping[str, Any], *, actor: Any) -> Organization:
 def place_in_grids(*, actor: Any) -> dict[str, int]:
     """Put every located building, organization and asset in the grid its point falls in, then
     households and people in their building's grid. Run after grids change. Returns counts moved."""
-    moved: dict[str, int] = {}
-    for model in (Building, Organization, Asset):
-        rows = list(model.objects.only("pk", "lon", "lat", "grid_id"))
-        found = grid_index.locate_many([r.lon for r in rows], [r.lat for r in rows])
-        changed = [r for r, g in zip(rows, found, strict=True) if r.grid_id != g]
-        for r, g in zip(rows, found, strict=True):
-            r.grid_id = g
-        model.objects.bulk_update(changed, ["grid"], batch_size=2000)
-        moved[model._meta.model_name] = len(changed)
+    moved = {
+        name: _place_points(model)
+        for name, model in (("building", Building), ("organization", Organization), ("asset", Asset))
+    }
     households = list(Household.objects.filter(dwelling__isnull=False).select_related("dwelling__building"))
     changed_h = [h for h in households if h.grid_id != h.dwelling.building.grid_id]  # type: ignore[union-attr]
     for h in changed_h:
@@ -294,5 +289,15 @@ def place_in_grids(*, actor: Any) -> dict[str, int]:
         p.grid_id = p.household.grid_id  # type: ignore[union-attr]
     Person.objects.bulk_update(changed_p, ["grid"], batch_size=2000)
     moved["person"] = len(changed_p)
-    audit("registry.place_in_grids", actor=actor, **moved)
+    audit("registry.place_in_grids", actor=actor, moved=moved)
     return moved
+
+
+def _place_points(model: Any) -> int:
+    rows = list(model.objects.only("pk", "lon", "lat", "grid_id"))
+    found = grid_index.locate_many([r.lon for r in rows], [r.lat for r in rows])
+    changed = [r for r, g in zip(rows, found, strict=True) if r.grid_id != g]
+    for r, g in zip(rows, found, strict=True):
+        r.grid_id = g
+    model.objects.bulk_update(changed, ["grid"], batch_size=2000)
+    return len(changed)
