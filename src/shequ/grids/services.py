@@ -6,11 +6,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from shapely import STRtree
 from shapely.geometry import mapping, shape
 
 from shequ.core import geo
 from shequ.core.audit import audit
 from shequ.core.errors import Invalid
+from shequ.core.outbox import publish
+from shequ.grids.events import GridsChanged
+from shequ.grids.gridfile import (
+    AREA_TOLERANCE_M2,
+    GridFileProblem,
+    GridFileReport,
+    ProblemKind,
+    read_grid_file,
+)
 from shequ.grids.models import CODE_LENGTH_LEVEL, Assignment, Duty, Grid, Level
 
 
@@ -78,3 +88,78 @@ def assign_user(
 def unassign_user(user: Any, grid: Grid, *, actor: Any) -> None:
     Assignment.objects.filter(user=user, grid=grid).delete()
     audit("grid.unassign", actor=actor, target=grid, user=user.pk)
+
+
+@transaction.atomic
+def import_grid_file(data: bytes, filename: str, *, actor: Any) -> GridFileReport:
+    """Check a GeoJSON/KML/KMZ file of grids and, only if it has no errors, save every grid in it.
+
+    Checks beyond the file itself: a parent named in the file must exist in the file or the
+    database, and a new grid may not overlap an existing grid of the same level that the file
+    does not replace. Nothing is written when anything is wrong.
+    """
+    report = read_grid_file(data, filename)
+    by_code = {f.code: f for f in report.features}
+    existing = {
+        g.code: g for g in Grid.objects.filter(code__in={f.parent_code for f in report.features} - {None})
+    }
+    for i, f in enumerate(report.features):
+        if f.parent_code and f.parent_code not in by_code and f.parent_code not in existing:
+            report.errors.append(
+                GridFileProblem(
+                    i,
+                    f.code,
+                    ProblemKind.PARENT_MISSING,
+                    f"上级编码 {f.parent_code} 既不在文件中也不在系统中",
+                )
+            )
+    _check_against_database(report)
+    if not report.ok:
+        return report
+    report.warnings = [w for w in report.warnings if w.kind != ProblemKind.PARENT_MISSING]
+    saved: dict[str, Grid] = {}
+    depth = {Level.DISTRICT: 0, Level.STREET: 1, Level.COMMUNITY: 2, Level.GRID: 3}
+    for f in sorted(report.features, key=lambda f: (depth[Level(f.level)], f.code)):
+        parent = saved.get(f.parent_code or "") or existing.get(f.parent_code or "")
+        saved[f.code] = save_grid(
+            code=f.code,
+            name=f.name[:100],
+            level=f.level,
+            parent=parent,
+            geometry=mapping(f.geometry),
+            actor=actor,
+        )
+    audit("grid.import", actor=actor, filename=filename[:200], grids=len(saved))
+    publish(GridsChanged(codes=sorted(saved)))
+    return report
+
+
+def _check_against_database(report: GridFileReport) -> None:
+    codes = {f.code for f in report.features}
+    for level in {f.level for f in report.features}:
+        others = [
+            (code, shape(geom))
+            for code, geom in Grid.objects.filter(level=level, geometry__isnull=False)
+            .exclude(code__in=codes)
+            .values_list("code", "geometry")
+        ]
+        if not others:
+            continue
+        tree = STRtree([g for _, g in others])
+        for i, f in enumerate(report.features):
+            if f.level != level:
+                continue
+            for j in tree.query(f.geometry, predicate="intersects"):
+                code, other = others[int(j)]
+                area = geo.area_m2(f.geometry.intersection(other))
+                if area > AREA_TOLERANCE_M2:
+                    report.errors.append(
+                        GridFileProblem(
+                            i,
+                            f.code,
+                            ProblemKind.OVERLAP,
+                            f"网格 {f.code} 与系统中已有的网格 {code} 重叠 {area:.0f} 平方米",
+                            other_code=code,
+                            area_m2=area,
+                        )
+                    )
