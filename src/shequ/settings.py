@@ -254,7 +254,7 @@ WHITENOISE_USE_FINDERS = not PROD
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "shequ.core.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "shequ.core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},

@@ -51,7 +51,7 @@ class Event(models.Model):
 
 class AuditEntry(models.Model):
     """One line of the audit log. Append-only: database triggers refuse UPDATE and DELETE
-    (migration 0002), except deletion of rows past the retention period by `shequ audit prune`."""
+    (migration 0002), except deletion of rows past the retention period by `shequ audit-prune`."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

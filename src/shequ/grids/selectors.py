@@ -52,3 +52,8 @@ def access_grid(user: Any, code: str) -> Grid | None:
 
 def unit_grids() -> QuerySet[Grid]:
     return Grid.objects.filter(level="grid", is_active=True, geometry__isnull=False)
+
+
+def assignments_for(user: Any) -> QuerySet[Assignment]:
+    """A user's own grid assignments, with their grids, in code order."""
+    return Assignment.objects.filter(user=user).select_related("grid").order_by("grid__code")
