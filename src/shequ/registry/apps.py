@@ -6,4 +6,5 @@ class RegistryConfig(AppConfig):
     label = "registry"
 
     def ready(self) -> None:
-        from shequ.registry import handlers  # noqa: F401 - registers event handlers
+        # Imported for what they register: event handlers, and the import job's runner.
+        from shequ.registry import handlers, tasks  # noqa: F401

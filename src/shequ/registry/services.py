@@ -1,20 +1,24 @@
 """Writes on the registers. Every rule about a register row lives here once: the API, the pages,
-the importer and the demo generator all go through `check_*` and the `create_*`/`update_*` functions.
+the importer and the demo generator all go through `check_*` and the `create_*`/`update_*` functions
+(the row checks of kinds only imports write, buildings, households and assets, are in imports.kinds).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import translation
 
 from shequ.core import crypto
 from shequ.core.audit import audit
 from shequ.core.errors import Conflict, Invalid
 from shequ.grids import index as grid_index
+from shequ.grids.selectors import visible_grid_ids
 from shequ.registry import identifiers
 from shequ.registry.ethnicities import ETHNICITY_SET
 from shequ.registry.models import Asset, Building, Household, Organization, Person, Tag
@@ -47,9 +51,16 @@ def _text(raw: Mapping[str, Any], key: str) -> str:
 
 
 GENDER_WORDS = {"男": "male", "女": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
-RESIDENCE_WORDS = {choice.label: choice.value for choice in Person.Residence} | {
-    c.value: c.value for c in Person.Residence
-}
+
+
+@functools.cache
+def residence_words() -> dict[str, str]:
+    """Residence by its code or its label in either language, as plain strings (lazy labels are slow keys)."""
+    words = {str(c.value): str(c.value) for c in Person.Residence}
+    for language in ("zh-hans", "en"):
+        with translation.override(language):
+            words |= {str(c.label): str(c.value) for c in Person.Residence}
+    return words
 
 
 def check_person(raw: Mapping[str, Any], *, today: dt.date | None = None) -> Checked:
@@ -119,9 +130,9 @@ def check_person(raw: Mapping[str, Any], *, today: dt.date | None = None) -> Che
     out.values["ethnicity"] = ethnicity
 
     residence = _text(raw, "residence") or Person.Residence.REGISTERED
-    if residence not in RESIDENCE_WORDS:
+    if residence not in residence_words():
         out.errors.append(("residence", f"人口类型应为 户籍人口/常住人口/流动人口, 不是 {residence!r}"))
-    out.values["residence"] = RESIDENCE_WORDS.get(residence, residence)
+    out.values["residence"] = residence_words().get(residence, residence)
     out.values["relation"] = _text(raw, "relation")[:20]
     out.values["note"] = _text(raw, "note")
     return out
@@ -230,11 +241,11 @@ def check_organization(raw: Mapping[str, Any]) -> Checked:
         out.values["credit_code"] = None
     for key in ("legal_representative", "phone", "address"):
         out.values[key] = _text(raw, key)
-    _check_point(raw, out)
+    check_point(raw, out)
     return out
 
 
-def _check_point(raw: Mapping[str, Any], out: Checked) -> None:
+def check_point(raw: Mapping[str, Any], out: Checked) -> None:
     lon, lat = raw.get("lon"), raw.get("lat")
     if lon in (None, "") and lat in (None, ""):
         out.values["lon"] = out.values["lat"] = None
@@ -260,6 +271,10 @@ def create_organization(raw: Mapping[str, Any], *, actor: Any) -> Organization:
         raise Conflict("该统一社会信用代码已登记", field="credit_code")
     org = Organization(**checked.values)
     org.grid_id = grid_index.locate(org.lon, org.lat)
+    visible = visible_grid_ids(actor) if hasattr(actor, "role") else None
+    if visible is not None and org.grid_id not in visible:
+        # A scoped writer (a grid worker) registers only what lies in the grids they answer for.
+        raise Invalid("位置须在您负责的网格内(请填写经纬度, WGS-84)", field="lon")
     org.save()
     audit("organization.create", actor=actor, target=org)
     return org
