@@ -13,6 +13,13 @@ SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 os.environ.setdefault("SHEQU_VAR_DIR", str(Path(__file__).resolve().parents[1] / "var" / "test"))
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # PBKDF2 costs ~0.3 s per password by design; tests create hundreds of users. Hashing itself is
+    # Django's, and tests/accounts checks that the production settings use PBKDF2.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def system_user(db: Any) -> Any:
     from shequ.accounts.models import Role

@@ -1,2 +1,14 @@
-// Entry point of the pages' script. Small maps are drawn where a page has [data-map].
-import "./map";
+// Entry point of the pages' script.
+import { watchJobs } from "./jobs";
+import { drawMaps } from "./map";
+
+function start(): void {
+  drawMaps();
+  watchJobs();
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", start);
+} else {
+  start();
+}

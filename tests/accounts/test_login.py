@@ -76,3 +76,10 @@ def test_session_times_out_when_idle(client, make_user):
     )
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=31)):
         assert client.get("/").status_code == 302  # back to the login page
+
+
+def test_production_settings_hash_passwords_with_a_slow_hasher():
+    # Tests swap in a fast hasher (tests/conftest.py); the shipped settings must not.
+    from shequ import settings as shipped
+
+    assert shipped.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.PBKDF2PasswordHasher"

@@ -45,10 +45,13 @@ def test_event_is_delivered_only_after_commit(django_capture_on_commit_callbacks
 
 @pytest.mark.django_db
 def test_rolled_back_writer_leaves_no_event(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(ZeroDivisionError), transaction.atomic():
-            outbox.publish(ThingHappened(name="lost"))
-            _ = 1 / 0
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(ZeroDivisionError),
+        transaction.atomic(),
+    ):
+        outbox.publish(ThingHappened(name="lost"))
+        _ = 1 / 0
     assert not Event.objects.filter(type="test.thing_happened").exists()
     assert delivered == []
 

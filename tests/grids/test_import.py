@@ -32,7 +32,9 @@ def test_valid_file_creates_the_hierarchy_and_asks_for_re_placement(
     assert children and all(g.path.startswith(g.parent.path) for g in children)
     assert all(g.area_m2 and g.area_m2 > 0 for g in grids.values() if g.geometry)
     event = Event.objects.get(type="grids.changed")
-    assert event.handled_at is not None and sorted(event.payload["codes"]) == sorted(f.code for f in report.features)
+    assert event.handled_at is not None and sorted(event.payload["codes"]) == sorted(
+        f.code for f in report.features
+    )
     if "django_tasks_db" in type(default_task_backend).__module__:
         assert DBTaskResult.objects.filter(task_path__endswith="place_in_grids_task").exists()
 
