@@ -53,3 +53,19 @@ def test_secrets_are_generated_once_into_var(tmp_path):
     assert len(first) > 40 and oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
     run_check(tmp_path)
     assert (tmp_path / "secret_key").read_text() == first
+
+
+def test_an_empty_variable_counts_as_unset(tmp_path):
+    # SHEQU_VAR_DIR= once put the generated secrets into the working directory.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHEQU_")}
+    result = subprocess.run(
+        [sys.executable, "-c", "from shequ import settings; print(settings.VAR_DIR)"],
+        env=clean | {"SHEQU_VAR_DIR": "", "SHEQU_DEBUG": " "},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(tmp_path / "var")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]
