@@ -9,6 +9,7 @@ import pytest
 
 from shequ.accounts.models import Department, Role
 from shequ.core.models import AuditEntry, Job
+from tests.web.conftest import make_household
 
 pytestmark = pytest.mark.django_db
 
@@ -352,3 +353,24 @@ def test_export_is_scoped_masked_and_audited(worker, community, login):
     assert login(worker).get("/registry/people/export.pdf").status_code == 404
     xlsx = login(worker).get("/registry/buildings/export.xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_list_counts_are_per_row_and_zero_when_empty(operator, community, login):
+    make_household("H11-2", community["b11"], "1", "102")  # nobody lives there yet
+    rows = login(operator).get("/registry/households/").context["page"].object_list
+    counts = {h.number: h.member_count for h in rows}
+    assert counts == {"H11-1": 2, "H11-2": 0, "H21-1": 1}
+    rows = login(operator).get("/registry/buildings/").context["page"].object_list
+    assert {b.code: b.dwelling_count for b in rows} == {"B11": 2, "B21": 1}
+
+
+def test_refusals_are_pages_in_the_users_language(make_user, login, client, settings):
+    settings.DEBUG = False
+    resident = make_user(Role.RESIDENT)
+    page = login(resident).get("/registry/people/")
+    assert page.status_code == 403 and "您的角色不能查看此页面" in page.text and "退出" in page.text
+    page = login(make_user(Role.COMMAND_OPERATOR)).get("/registry/people/999999/")
+    assert page.status_code == 404 and "不在您的数据范围内" in page.text
+    client.logout()
+    page = client.get("/no/such/page/")
+    assert page.status_code == 404 and "此页面不存在" in page.text and "退出" not in page.text

@@ -1,4 +1,4 @@
-"""Writes on accounts: creating users, login failures and lockout, unlocking."""
+"""Writes on accounts: departments, creating users, login failures and lockout, unlocking."""
 
 from __future__ import annotations
 
@@ -15,6 +15,29 @@ from django.utils import timezone
 from shequ.accounts.models import Department, Role, User
 from shequ.core.audit import audit
 from shequ.core.errors import Conflict, Invalid
+
+
+@transaction.atomic
+def create_department(
+    *,
+    code: str,
+    name: str,
+    actor: Any,
+    kind: Department.Kind = Department.Kind.GOVERNMENT,
+    parent: Department | None = None,
+    phone: str = "",
+) -> Department:
+    """Create a department (处置部门). Codes are unique and short; they name the unit in routing rules."""
+    code, name = code.strip(), name.strip()
+    if not code or len(code) > 32:
+        raise Invalid("部门编码须为 1 到 32 个字符", field="code")
+    if not name or len(name) > 100:
+        raise Invalid("部门名称须为 1 到 100 个字符", field="name")
+    if Department.objects.filter(code=code).exists():
+        raise Conflict(f"部门编码 {code} 已存在", field="code")
+    department = Department.objects.create(code=code, name=name, kind=kind, parent=parent, phone=phone)
+    audit("department.create", actor=actor, target=department)
+    return department
 
 
 @transaction.atomic

@@ -29,6 +29,7 @@ from django.db import reset_queries, transaction
 from shapely.geometry import shape
 
 from shequ.accounts.models import Department, User
+from shequ.accounts.services import create_department
 from shequ.core.audit import audit
 from shequ.core.geo import GridIndex
 from shequ.demo import figures, layout, names, things, users
@@ -175,10 +176,8 @@ class _Writer:
         district = save_grid(code=DISTRICT[0], name=DISTRICT[1], level=Level.DISTRICT, actor=ACTOR)
         self.street = save_grid(code=STREET[0], name=STREET[1], parent=district, actor=ACTOR)
         self.departments = {
-            d.code: d
-            for d in Department.objects.bulk_create(
-                [Department(code=code, name=name, kind=kind) for code, name, kind in DEPARTMENTS]
-            )
+            code: create_department(code=code, name=name, kind=kind, actor=ACTOR)
+            for code, name, kind in DEPARTMENTS
         }
         for k in range(clusters):
             self.cluster(k, clusters)
@@ -261,10 +260,11 @@ class _Writer:
                     actor=ACTOR,
                 )
             )
-            department = Department.objects.create(
+            department = create_department(
                 code=f"committee-{communities[-1].code}",
                 name=f"{communities[-1].name}居民委员会",
                 kind=Department.Kind.COMMUNITY,
+                actor=ACTOR,
             )
             self.departments[department.code] = department
         numbers = [0] * len(communities)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 from shequ.core.errors import DomainError, Forbidden
 from shequ.core.jobs import start_job
 from shequ.registry.exports import export_rows
-from shequ.registry.models import Dwelling
+from shequ.registry.models import Dwelling, Person
 from shequ.registry.selectors import (
     access_person,
     assets_for,
@@ -77,7 +78,7 @@ class Buildings(Register):
         return (
             buildings_for(user)
             .select_related("grid")
-            .annotate(dwelling_count=Count("dwellings"))
+            .annotate(dwelling_count=_count_of(Dwelling, "building"))
             .order_by("code")
         )
 
@@ -97,9 +98,16 @@ class Households(Register):
         return (
             households_for(user)
             .select_related("grid", "dwelling__building")
-            .annotate(member_count=Count("members"))
+            .annotate(member_count=_count_of(Person, "household"))
             .order_by("number")
         )
+
+
+def _count_of(model: Any, fk: str) -> Coalesce:
+    """Rows of `model` pointing here by `fk`, counted per listed row only (a page's 50, not the table):
+    Count() over a join groups the whole table before the page is cut."""
+    rows = model.objects.filter(**{fk: OuterRef("pk")}).order_by().values(fk)
+    return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0)
 
 
 REGISTERS: dict[str, Register] = {
