@@ -79,3 +79,13 @@ def test_logout_is_a_post(client, make_user):
     response = client.post("/logout/")
     assert response.status_code == 302
     assert client.get("/").status_code == 302
+
+
+def test_chinese_whatever_the_browser_asks_and_english_when_chosen(client):
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert 'lang="zh-hans"' in page.text and "登录" in page.text
+    client.post("/i18n/setlang/", {"language": "en", "next": "/login/"})
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert 'lang="en"' in page.text
+    client.cookies["django_language"] = "xx"
+    assert 'lang="zh-hans"' in client.get("/login/").text
