@@ -20,7 +20,8 @@ SRC_DIR = Path(__file__).resolve().parent
 
 
 def env(name: str, default: str) -> str:
-    return os.environ.get(f"SHEQU_{name}", default)
+    # An empty variable counts as unset: `SHEQU_VAR_DIR=` must not put secrets in the working directory.
+    return os.environ.get(f"SHEQU_{name}", "").strip() or default
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -101,6 +102,7 @@ INSTALLED_APPS = [
     "shequ.accounts",
     "shequ.grids",
     "shequ.registry",
+    "shequ.cases",
     "shequ.web",
     "shequ.demo",
 ]
@@ -109,7 +111,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "shequ.core.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,6 +168,8 @@ else:
     raise ImproperlyConfigured("SHEQU_CACHE_URL must be locmem:// or redis://host:port/db")
 
 # --- background work (django.tasks) ---------------------------------------------------------
+# db: django-tasks-db, its worker started by `shequ serve`. celery: a broker (Redis or RabbitMQ) and
+# `shequ worker` processes on any number of hosts (shequ/celery.py). immediate: inline, for scripts.
 TASKS_BACKEND = env_choice("TASKS_BACKEND", "db", ("db", "celery", "immediate"))
 TASKS = {
     "default": {
@@ -175,9 +179,25 @@ TASKS = {
             "immediate": "django.tasks.backends.immediate.ImmediateBackend",
         }[TASKS_BACKEND],
         "QUEUES": ["default", "imports"],
+        "OPTIONS": {"CELERY_APP": "shequ.celery.app"} if TASKS_BACKEND == "celery" else {},
     }
 }
 CELERY_BROKER_URL = env("BROKER_URL", "redis://127.0.0.1:6379/0")
+# Where task results go, so that a TaskResult can be refreshed from any process. A Redis broker keeps
+# them too by default; RabbitMQ holds no results, so next to it name a Redis here (unset: tasks run,
+# results are not kept).
+_redis_broker = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+CELERY_RESULT_BACKEND = env("RESULT_BACKEND_URL", CELERY_BROKER_URL if _redis_broker else "") or None
+if TASKS_BACKEND == "celery":
+    if urlsplit(CELERY_BROKER_URL).scheme not in {"redis", "rediss", "amqp", "amqps"}:
+        raise ImproperlyConfigured("SHEQU_BROKER_URL must be a redis:// or amqp:// URL")
+    if CELERY_RESULT_BACKEND and urlsplit(CELERY_RESULT_BACKEND).scheme not in {"redis", "rediss"}:
+        raise ImproperlyConfigured("SHEQU_RESULT_BACKEND_URL must be a redis:// URL (or empty)")
+CELERY_RESULT_EXTENDED = True  # results name their task, so get_result() can rebuild a TaskResult
+CELERY_TASK_DEFAULT_QUEUE = "default"  # the backend sends Django's "default" queue to Celery's default
+CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again (tasks are idempotent)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # an import can take minutes: do not hold tasks another could run
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before its broker waits for it
 
 # --- accounts and sessions ------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -274,5 +294,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's own console handler would print every line a second time through the root's.
+        "django": {"handlers": [], "propagate": True},
+    },
 }

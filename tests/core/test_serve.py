@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import signal
 import socket
@@ -100,14 +102,15 @@ def get(url: str) -> int:
         return exc.code
 
 
-@pytest.fixture
-def server(env: dict[str, str]) -> Iterator[dict[str, Any]]:
+@contextlib.contextmanager
+def serving(environ: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """`shequ serve` on a free port, in its own process group, answering; killed if a test leaves it."""
     port = free_port()
-    log = Path(env["SHEQU_VAR_DIR"]) / f"serve-{port}.log"
+    log = Path(environ["SHEQU_VAR_DIR"]) / f"serve-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
             [sys.executable, "-m", "shequ", "serve", "--port", str(port)],
-            env=env,
+            env=environ,
             cwd=REPO,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -130,6 +133,12 @@ def server(env: dict[str, str]) -> Iterator[dict[str, Any]]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[dict[str, Any]]:
+    with serving(env) as running:
+        yield running
 
 
 def stops_with_its_worker(process: subprocess.Popen[bytes], worker: int, send: Any) -> None:
@@ -193,3 +202,15 @@ def test_serve_refuses_a_taken_port(env):
             check=False,
         )
     assert done.returncode != 0 and f"无法监听 127.0.0.1:{port}" in done.stderr
+
+
+def test_serve_starts_no_worker_with_the_celery_backend(env):
+    # Workers then run apart (`shequ worker`, on any host); serve says so. No broker is needed to serve.
+    if importlib.util.find_spec("django_tasks_celery") is None and not os.environ.get("CI"):
+        pytest.skip("django-tasks-celery is missing: pip install -e '.[test]'")
+    with serving({**env, "SHEQU_TASKS_BACKEND": "celery"}) as running:
+        process = running["process"]
+        assert children_of(process.pid) == []
+        assert "请在本机或其他主机运行 `shequ worker`" in running["log"].read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0, running["log"].read_text()

@@ -64,7 +64,7 @@ Out = Callable[[str], None]
 
 
 # Departments (处置部门): code, name, kind.
-DEPARTMENTS: tuple[tuple[str, str, str], ...] = (
+DEPARTMENTS: tuple[tuple[str, str, Department.Kind], ...] = (
     ("chengguan", "城市管理综合执法局", Department.Kind.ENFORCEMENT),
     ("market", "市场监督管理局", Department.Kind.GOVERNMENT),
     ("police", "西岔派出所", Department.Kind.ENFORCEMENT),

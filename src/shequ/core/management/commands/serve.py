@@ -1,8 +1,11 @@
-"""`shequ serve`: the web server (uvicorn, ASGI) and the task worker, in one command.
+"""`shequ serve`: the web server (uvicorn, ASGI) and, with the db task backend, the task worker.
 
-The worker is a child process (`shequ db_worker`), so a crash in a task cannot take the web server
+The worker is a child process (`shequ worker`), so a crash in a task cannot take the web server
 down; serve restarts it if it dies, and stops it when serve itself stops (Ctrl-C, SIGTERM). On Linux
 the child also gets SIGTERM if serve is killed outright, so no worker is left behind.
+
+With the celery backend serve starts no worker: workers take tasks from the broker, as many as
+wanted, each started with `shequ worker` on this host or others.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class WorkerSupervisor:
-    """Runs `shequ db_worker` as a child; restarts it when it dies unexpectedly, with a growing pause."""
+    """Runs `shequ worker` as a child; restarts it when it dies unexpectedly, with a growing pause."""
 
     def __init__(self, command: list[str], out: Any) -> None:
         self.command = command
@@ -126,10 +129,12 @@ class Command(BaseCommand):
         try:
             if no_worker:
                 self.stdout.write("未启动后台任务进程 (--no-worker)")
-            elif settings.TASKS_BACKEND != "db":
-                self.stdout.write(f"任务后端为 {settings.TASKS_BACKEND}, 由它自己的 worker 执行任务")
+            elif settings.TASKS_BACKEND == "celery":
+                self.stdout.write("任务后端为 celery: 请在本机或其他主机运行 `shequ worker` 执行任务")
+            elif settings.TASKS_BACKEND == "immediate":
+                self.stdout.write("任务后端为 immediate: 任务在发起它的进程里直接执行, 不需要任务进程")
             else:
-                command = [sys.executable, "-m", "shequ", "db_worker", "--queue-name", "*", "--no-reload"]
+                command = [sys.executable, "-m", "shequ", "worker"]
                 supervisor = WorkerSupervisor(command, self.stdout)
                 supervisor.start()
                 self.stdout.write(f"后台任务进程已启动 (pid {supervisor.pid})")
