@@ -60,3 +60,19 @@ export function toTilesCrs(lon: number, lat: number, crs: string): LonLat {
       return [lon, lat];
   }
 }
+
+/** The tiles' datum → WGS-84, for a point the user placed on the map (the inverse of
+ * `toTilesCrs`, by fixed-point iteration: the shift varies slowly, so a few steps reach
+ * centimetres, as `gcj02_to_wgs84` in core.geo). */
+export function fromTilesCrs(lon: number, lat: number, crs: string): LonLat {
+  if (crs !== "gcj02" && crs !== "bd09") return [lon, lat];
+  let [wlon, wlat] = [lon, lat];
+  for (let i = 0; i < 8; i++) {
+    const [tlon, tlat] = toTilesCrs(wlon, wlat, crs);
+    const [dlon, dlat] = [tlon - lon, tlat - lat];
+    wlon -= dlon;
+    wlat -= dlat;
+    if (Math.abs(dlon) < 1e-9 && Math.abs(dlat) < 1e-9) break;
+  }
+  return [wlon, wlat];
+}

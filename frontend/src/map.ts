@@ -32,11 +32,21 @@ function styleFor(props: Props): L.PathOptions {
         opacity: 0.9,
       };
     default:
-      return { className: "shequ-point", color: "#0f766e", weight: 1 };
+      return props.selected
+        ? { className: "shequ-point shequ-point-selected", color: "#b91c1c", weight: 2, fillColor: "#ef4444" }
+        : { className: "shequ-point", color: "#0f766e", weight: 1 };
   }
 }
 
+// The map drawn in each element, for scripts that add to it (the report page's marker).
+const drawn = new WeakMap<HTMLElement, L.Map>();
+
+export function mapFor(el: HTMLElement): L.Map | undefined {
+  return drawn.get(el);
+}
+
 export function drawMap(el: HTMLElement): L.Map | null {
+  if (drawn.has(el)) return drawn.get(el) ?? null;
   const source = document.getElementById(el.dataset.map ?? "");
   if (!source?.textContent) return null;
   const data = JSON.parse(source.textContent) as GeoJSON.FeatureCollection;
@@ -56,7 +66,11 @@ export function drawMap(el: HTMLElement): L.Map | null {
     },
     style: (feature) => styleFor((feature?.properties ?? {}) as Props),
     pointToLayer: (feature, latlng) =>
-      L.circleMarker(latlng, { ...styleFor((feature.properties ?? {}) as Props), radius: 4, fillOpacity: 0.8 }),
+      L.circleMarker(latlng, {
+        ...styleFor((feature.properties ?? {}) as Props),
+        radius: (feature.properties as Props | null)?.selected ? 8 : 4,
+        fillOpacity: 0.8,
+      }),
     onEachFeature: (feature, lyr) => {
       const props = (feature.properties ?? {}) as Props;
       if (props.label) lyr.bindTooltip(props.label, { sticky: true });
@@ -74,6 +88,7 @@ export function drawMap(el: HTMLElement): L.Map | null {
   } else {
     map.setView(DEFAULT_CENTER, 12);
   }
+  drawn.set(el, map);
   return map;
 }
 

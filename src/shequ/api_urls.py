@@ -1,8 +1,12 @@
-"""The REST API, /api/: each app's endpoints mounted under its name (docs/api.md)."""
+"""The REST API, /api/: each app's endpoints mounted under its name (docs/api.md), and its OpenAPI 3
+description with a browsable page served from local files (no CDN)."""
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from shequ.accounts import api as accounts_api
+from shequ.analytics import api as analytics_api
+from shequ.cases import api as cases_api
 from shequ.core import api_views as core_api
 from shequ.grids import api as grids_api
 from shequ.registry import api as registry_api
@@ -12,4 +16,9 @@ urlpatterns = [
     path("grids/", include(grids_api.urlpatterns)),
     path("accounts/", include(accounts_api.urlpatterns)),
     path("jobs/", include(core_api.urlpatterns)),
+    path("cases/", include(cases_api.urlpatterns)),
+    path("measures/", include(analytics_api.urlpatterns)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]

@@ -97,12 +97,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_tasks_db",
     "shequ.core",
     "shequ.accounts",
     "shequ.grids",
     "shequ.registry",
     "shequ.cases",
+    "shequ.analytics",
     "shequ.web",
     "shequ.demo",
 ]
@@ -244,6 +248,7 @@ if env_bool("BEHIND_PROXY", False):
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50, low=1, high=2048) * 1024 * 1024
+CASE_PHOTO_MAX_MB = env_int("CASE_PHOTO_MAX_MB", 10, low=1, high=100)
 
 # --- language, time -------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -272,12 +277,38 @@ WHITENOISE_USE_FINDERS = not PROD
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Pages and browsers use the session (CSRF checked on writes); machines send `Authorization: Token
+    # <key>` from `shequ api-token` (no cookie, so no CSRF).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "shequ.core.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "shequ.core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min"},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Shequ API",
+    "DESCRIPTION": "社区综合治理平台 REST 接口: 登记信息、网格、案件闭环、统计指标。坐标均为 WGS-84 经纬度; "
+    "超出数据范围的对象一律返回 404。",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set that several serializers share.
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStateEnum": "shequ.cases.models.CaseState",
+        "CategoryKindEnum": "shequ.cases.models.Category.Kind",
+        "EvidenceKindEnum": "shequ.cases.models.Evidence.Kind",
+        "OrganizationKindEnum": "shequ.registry.models.Organization.Kind",
+    },
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: no CDN (offline deployments).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- map ------------------------------------------------------------------------------------

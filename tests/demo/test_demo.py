@@ -27,6 +27,7 @@ from shapely.geometry import shape
 from shapely.ops import unary_union
 
 from shequ.accounts.models import Department, Role, User
+from shequ.cases.models import Case, RoutingRule
 from shequ.core import geo
 from shequ.demo import community, figures, layout, things, users
 from shequ.demo.figures import Scale, ScaleError
@@ -122,6 +123,8 @@ def _person_key(p: Person, tags: dict[int, list[str]]) -> tuple[Any, ...]:
 
 def delete_demo() -> None:
     """Remove the demo's rows (audit entries stay: the log is append-only)."""
+    Case.objects.all().delete()  # the year of cases and the routing rules hold departments (PROTECT)
+    RoutingRule.objects.all().delete()
     User.objects.filter(username__in=[a.username for a in users.DEMO_ACCOUNTS]).delete()
     Person.objects.all().delete()
     for model in (Household, Organization, Building, Asset, Road, Department, DemoCommunity):

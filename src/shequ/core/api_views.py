@@ -6,6 +6,9 @@ from typing import Any
 
 from django.http import Http404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +25,28 @@ def access_job(user: Any, pk: int) -> Job | None:
     return qs.first()
 
 
+JobSerializer = inline_serializer(
+    "Job",
+    {
+        "id": serializers.IntegerField(),
+        "kind": serializers.CharField(),
+        "status": serializers.ChoiceField(choices=Job.Status.choices),
+        "status_label": serializers.CharField(),
+        "done": serializers.IntegerField(),
+        "total": serializers.IntegerField(),
+        "percent": serializers.IntegerField(),
+        "message": serializers.CharField(),
+        "report": serializers.JSONField(),
+        "created_at": serializers.DateTimeField(),
+        "updated_at": serializers.DateTimeField(),
+        "finished_at": serializers.DateTimeField(allow_null=True),
+    },
+)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)], responses=JobSerializer
+)
 @api_view(["GET"])
 def job_status(request: Request, pk: str) -> Response:
     # Parsed here rather than by an <int:> converter so a junk id is a JSON 404 like any other.

@@ -32,7 +32,7 @@ from shequ.accounts.models import Department, User
 from shequ.accounts.services import create_department
 from shequ.core.audit import audit
 from shequ.core.geo import GridIndex
-from shequ.demo import figures, layout, names, things, users
+from shequ.demo import cases, figures, layout, names, things, users
 from shequ.demo.figures import Scale
 from shequ.demo.models import DemoCommunity
 from shequ.demo.people import IdAllocator, PeopleMaker
@@ -106,8 +106,11 @@ def other_data() -> list[str]:
     return found
 
 
-def generate(seed: int, scale: Scale, *, out: Out = lambda _line: None) -> DemoCommunity:
-    """Write the demo community. Refuses (DemoExists) when a demo or other data is present."""
+def generate(
+    seed: int, scale: Scale, *, out: Out = lambda _line: None, reference: dt.datetime | None = None
+) -> DemoCommunity:
+    """Write the demo community. Refuses (DemoExists) when a demo or other data is present. Its year
+    of cases ends at `reference` (default: the current hour)."""
     with transaction.atomic():
         record = demo_record()
         if record is not None:
@@ -115,7 +118,7 @@ def generate(seed: int, scale: Scale, *, out: Out = lambda _line: None) -> DemoC
         present = other_data()
         if present:
             raise DemoExists("数据库中已有数据: " + "、".join(present))
-        return _Writer(seed, scale, out).run()
+        return _Writer(seed, scale, out, reference or cases.default_reference()).run()
 
 
 def community_name(index: int) -> str:
@@ -150,8 +153,8 @@ def _landline(rng: random.Random) -> str:
 
 
 class _Writer:
-    def __init__(self, seed: int, scale: Scale, out: Out) -> None:
-        self.seed, self.scale, self.out = seed, scale, out
+    def __init__(self, seed: int, scale: Scale, out: Out, reference: dt.datetime) -> None:
+        self.seed, self.scale, self.out, self.reference = seed, scale, out, reference
         self.started = time.monotonic()
         self.counts: Counter[str] = Counter()
         self.proj = layout.projection()
@@ -188,6 +191,17 @@ class _Writer:
             actor=ACTOR,
         )
         self.say("账号", accounts=self.counts["accounts"])
+        self.counts.update(
+            cases.write_cases(
+                seed=self.seed,
+                clusters=clusters,
+                share=self.scale.share,
+                reference=self.reference,
+                departments=self.departments,
+                actor=ACTOR,
+            )
+        )
+        self.say("案件", cases=self.counts["cases"], case_history=self.counts["case_history"])
         self.counts["departments"] = Department.objects.count()
         record = DemoCommunity.objects.create(
             seed=self.seed,

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -45,6 +46,48 @@ class GridDetailSerializer(GridSerializer):
         fields = [*GridSerializer.Meta.fields, "geometry"]
 
 
+def query(name: str, kind: type = str, description: str = "", enum: Any = None) -> OpenApiParameter:
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description, enum=enum)
+
+
+GRID_FILTERS = [
+    query("level", enum=Level.values),
+    query("parent", description="上级网格编码"),
+    query("q", description="编码前缀或名称"),
+    query("bbox", description="最小经度,最小纬度,最大经度,最大纬度 (WGS-84), 与外接矩形相交"),
+]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=GRID_FILTERS),
+    retrieve=extend_schema(responses=GridDetailSerializer),
+    geojson=extend_schema(
+        parameters=GRID_FILTERS,
+        responses={
+            (200, "application/geo+json"): inline_serializer(
+                "GridFeatureCollection",
+                {
+                    "type": serializers.CharField(),
+                    "features": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },
+    ),
+    locate=extend_schema(
+        parameters=[
+            query("lon", float, "经度 (WGS-84)"),
+            query("lat", float, "纬度 (WGS-84)"),
+        ],
+        responses=inline_serializer(
+            "GridLocation",
+            {
+                "lon": serializers.FloatField(),
+                "lat": serializers.FloatField(),
+                "grid": GridSerializer(allow_null=True),
+            },
+        ),
+    ),
+)
 class GridViewSet(viewsets.ReadOnlyModelViewSet):
     """网格: the grids the caller may see (the subtrees of their assignments)."""
 

@@ -13,6 +13,7 @@ from django.db import IntegrityError
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -95,6 +96,28 @@ def geojson_response(
 
 def point(lon: float | None, lat: float | None) -> dict[str, Any] | None:
     return None if lon is None or lat is None else {"type": "Point", "coordinates": [lon, lat]}
+
+
+# --- how the endpoints are described in the OpenAPI schema (/api/schema/) -------------------------
+
+
+def query(name: str, kind: type = str, description: str = "", enum: Any = None) -> OpenApiParameter:
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, description=description, enum=enum)
+
+
+Q_PARAM = query("q", description="包含的文字")
+GRID_PARAM = query("grid", description="网格编码: 该网格及其下级")
+BBOX_PARAM = query("bbox", description="最小经度,最小纬度,最大经度,最大纬度 (WGS-84)")
+GEOJSON_LIMIT = query("limit", int, f"最多返回的要素数 (1–{GEOJSON_MAX}, 默认 {GEOJSON_DEFAULT})")
+FeatureCollection = inline_serializer(
+    "FeatureCollection",
+    {
+        "type": serializers.CharField(),
+        "features": serializers.ListField(child=serializers.DictField()),
+        "truncated": serializers.BooleanField(),
+    },
+)
+GEOJSON_RESPONSE = {(200, "application/geo+json"): FeatureCollection}
 
 
 # --- people ---------------------------------------------------------------------------------------
@@ -238,10 +261,40 @@ class RevealInput(StrictInput):
     purpose = serializers.CharField(allow_blank=True, max_length=200, trim_whitespace=True)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            Q_PARAM,
+            query("id_number", description="身份证号 (精确)"),
+            query("phone", description="电话 (精确)"),
+            GRID_PARAM,
+            query("tag", description="标签编码"),
+            query("residence", enum=Person.Residence.values),
+            query("gender", enum=Person.Gender.values),
+            query("household", int),
+            query("age_min", int, "周岁, 0–150"),
+            query("age_max", int, "周岁, 0–150"),
+        ]
+    ),
+    create=extend_schema(request=PersonCreateInput, responses={201: PersonSerializer}),
+    partial_update=extend_schema(request=PersonFields, responses=PersonSerializer),
+    reveal=extend_schema(
+        request=RevealInput,
+        responses=inline_serializer(
+            "RevealedPerson",
+            {
+                "id": serializers.IntegerField(),
+                "id_number": serializers.CharField(),
+                "phone": serializers.CharField(),
+            },
+        ),
+    ),
+)
 class PersonViewSet(viewsets.GenericViewSet):
     """居民: list, search, register, correct; reveal the full numbers with a stated purpose."""
 
     pagination_class = Pagination
+    serializer_class = PersonSerializer  # for the schema; the methods name their serializers
 
     def get_queryset(self) -> QuerySet[Person]:
         return people_queryset(self.request.user)
@@ -444,6 +497,7 @@ class ScopedReadViewSet(viewsets.ReadOnlyModelViewSet):
         return obj
 
 
+@extend_schema_view(list=extend_schema(parameters=[Q_PARAM, GRID_PARAM]))
 class HouseholdViewSet(ScopedReadViewSet):
     serializer_class = HouseholdSerializer
     selector = staticmethod(selectors.households_for)
@@ -463,6 +517,13 @@ class HouseholdViewSet(ScopedReadViewSet):
         return in_grid(qs, self.request.user, param_text(params, "grid", max_length=20))
 
 
+BUILDING_PARAMETERS = [Q_PARAM, query("use", enum=Building.Use.values), GRID_PARAM, BBOX_PARAM]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=BUILDING_PARAMETERS),
+    geojson=extend_schema(parameters=[*BUILDING_PARAMETERS, GEOJSON_LIMIT], responses=GEOJSON_RESPONSE),
+)
 class BuildingViewSet(ScopedReadViewSet):
     serializer_class = BuildingSerializer
     selector = staticmethod(selectors.buildings_for)
@@ -490,6 +551,18 @@ class BuildingViewSet(ScopedReadViewSet):
         return geojson_response(self.get_queryset(), request.query_params, feature)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            Q_PARAM,
+            query("kind", enum=Organization.Kind.values),
+            query("credit_code", description="统一社会信用代码"),
+            GRID_PARAM,
+            BBOX_PARAM,
+        ]
+    ),
+    create=extend_schema(request=OrganizationInput, responses={201: OrganizationSerializer}),
+)
 class OrganizationViewSet(ScopedReadViewSet):
     serializer_class = OrganizationSerializer
     selector = staticmethod(selectors.organizations_for)
@@ -518,6 +591,19 @@ class OrganizationViewSet(ScopedReadViewSet):
         return Response(OrganizationSerializer(self.base_queryset().get(pk=org.pk)).data, status=201)
 
 
+ASSET_PARAMETERS = [
+    Q_PARAM,
+    query("category", description="部件类别编码 (大类含其小类)"),
+    query("status", enum=Asset.Status.values),
+    GRID_PARAM,
+    BBOX_PARAM,
+]
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=ASSET_PARAMETERS),
+    geojson=extend_schema(parameters=[*ASSET_PARAMETERS, GEOJSON_LIMIT], responses=GEOJSON_RESPONSE),
+)
 class AssetViewSet(ScopedReadViewSet):
     serializer_class = AssetSerializer
     selector = staticmethod(selectors.assets_for)
@@ -554,6 +640,7 @@ class AssetViewSet(ScopedReadViewSet):
         return geojson_response(self.get_queryset(), request.query_params, feature)
 
 
+@extend_schema_view(list=extend_schema(parameters=[Q_PARAM]))
 class TagViewSet(ScopedReadViewSet):
     serializer_class = TagSerializer
     selector = staticmethod(selectors.tags_for)

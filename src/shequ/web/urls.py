@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from shequ.grids import views as grid_views
 from shequ.registry import views as registry_views
@@ -18,6 +18,7 @@ urlpatterns = [
     path("registry/buildings/<int:pk>/", registry_views.building_detail, name="building"),
     path("grids/", grid_views.grid_list, name="grids"),
     path("grids/<str:code>/", grid_views.grid_detail, name="grid"),
+    path("cases/", include("shequ.cases.urls")),
 ]
 # One list page and one export per register: /registry/people/, /registry/people/export.xlsx
 for kind in KINDS.split("|"):

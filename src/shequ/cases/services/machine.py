@@ -61,6 +61,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[CaseState], CaseState | None]] = {
     Action.VERIFY_OK: (frozenset({S.HANDLED}), S.CLOSED),
     Action.VERIFY_FAIL: (frozenset({S.HANDLED}), S.IN_PROGRESS),
     Action.CALLBACK: (frozenset({S.CLOSED}), None),
+    Action.HANDLE_ON_THE_SPOT: (frozenset({S.REPORTED}), S.CLOSED),
     Action.MERGE: (frozenset({S.REPORTED, S.FILED}), S.MERGED),
     Action.REOPEN: (frozenset({S.CLOSED, S.REJECTED}), S.FILED),
     Action.SUPERVISE: (frozenset({S.FILED, S.DISPATCHED, S.IN_PROGRESS, S.HANDLED}), None),
@@ -116,7 +117,11 @@ def may(actor: Any, action: Action, case: Case) -> bool:
     if role == Role.RESIDENT:
         return case.reporter_id == actor.pk
     visible = visible_grid_ids(actor)
-    return visible is None or case.grid_id in visible
+    if visible is None:
+        return True
+    if case.grid_id is None:  # not located yet (a call without an address): the command center's to place
+        return role == Role.COMMAND_OPERATOR
+    return case.grid_id in visible
 
 
 def allowed_actions(actor: Any, case: Case) -> list[Action]:
