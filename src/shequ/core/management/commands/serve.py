@@ -27,7 +27,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from shequ.core import outbox
+from shequ.core import outbox, periodic
 
 STOP_GRACE_SECONDS = 10
 PR_SET_PDEATHSIG = 1
@@ -107,6 +107,7 @@ class Command(BaseCommand):
         delivered, failed = outbox.replay()
         self.stdout.write(f"未处理的领域事件: 已投递 {delivered}, 失败 {failed}")
         connections.close_all()  # the server and the worker open their own
+        scheduler = periodic.Scheduler()  # periodic tasks (the deadline sweep) are enqueued from here
 
         server = uvicorn.Server(
             uvicorn.Config(
@@ -140,9 +141,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"后台任务进程已启动 (pid {supervisor.pid})")
             shown_host = f"[{host}]" if ":" in host else host
             self.stdout.write(self.style.SUCCESS(f"Shequ 已启动: http://{shown_host}:{port}/  (Ctrl-C 停止)"))
+            scheduler.start()
+            self.stdout.write(f"定时任务已启动: {', '.join(e.name for e in scheduler.entries)}")
             self.stdout.flush()
             server.run(sockets=[sock])
         finally:
+            scheduler.stop()
             if supervisor is not None:
                 supervisor.stop()
             sock.close()
