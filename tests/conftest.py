@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+
+def _shared_media() -> Path:
+    """The team's real test media (../shared/media beside the checkout); SHEQU_SHARED_MEDIA overrides,
+    and /work/shared/media is where it lives on the project's machines when the clone is elsewhere."""
+    candidates = [Path(__file__).resolve().parents[2] / "shared" / "media", Path("/work/shared/media")]
+    if override := os.environ.get("SHEQU_SHARED_MEDIA"):
+        candidates.insert(0, Path(override))
+    return next((p for p in candidates if p.is_dir()), candidates[0])
+
+
+SHARED_MEDIA = _shared_media()
 os.environ.setdefault("SHEQU_VAR_DIR", str(Path(__file__).resolve().parents[1] / "var" / "test"))
 
 
