@@ -7,18 +7,18 @@ error on any page."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shequ.accounts.models import Role
 from tests.cases.conftest import IN_GRID11, case_departments, case_media  # noqa: F401 (fixtures)
+from tests.conftest import SHARED_MEDIA
 from tests.e2e.conftest import PASSWORD
 
 pytestmark = pytest.mark.slow
 
-PHOTO = Path(__file__).resolve().parents[3] / "shared" / "media" / "DJI_0061.JPG"
+PHOTO = SHARED_MEDIA / "DJI_0061.JPG"
 
 
 @pytest.fixture
