@@ -184,8 +184,14 @@ def test_the_whole_loop_through_the_api(w, case_media):
     assert (called["state"], called["satisfaction"]) == ("closed", "satisfied")
     actions = [h["action"] for h in called["history"]]
     assert actions[:3] == ["report", "file", "dispatch"]
-    assert {"accept", "request_extension", "feedback", "verify_ok", "callback"} <= set(actions)
+    assert {"accept", "feedback", "verify_ok", "callback"} <= set(actions)
     assert all(h["action_label"] for h in called["history"])
+    # The resident reads the reporter's history, as on their page: no extension requests, no names.
+    assert "request_extension" not in actions
+    staff = body(operator.get(url))["history"]
+    assert "request_extension" in [h["action"] for h in staff]
+    names = {h["actor_name"] for h in called["history"]}
+    assert not names & {h["actor_name"] for h in staff if h["action"] in ("file", "verify_ok")}
     reopened = body(post(operator, url + "reopen/", {"reason": "居民再次反映"}))
     assert reopened["state"] == "filed" and reopened["reopen_count"] == 1
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from tests.core.processes import REPO, alive, children_of, free_port, shequ
+
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 
 # Enqueue run_job for a job that does not exist (it just returns) and wait for the worker to run it.
 ENQUEUE_AND_WAIT = """
@@ -51,47 +52,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
     shequ(environ, "migrate", "--no-input", "-v0")
     return environ
-
-
-def shequ(environ: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-m", "shequ", *args],
-        env=environ,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def get(url: str) -> int:

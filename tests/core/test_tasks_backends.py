@@ -26,10 +26,9 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.core.test_serve import alive, children_of
+from tests.core.processes import REPO, alive, children_of, shequ
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = "redis://127.0.0.1:6379/7"
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -116,20 +115,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     }
     shequ(environ, "migrate", "--no-input", "-v0")
     return environ
-
-
-def shequ(environ: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-m", "shequ", *args],
-        env=environ,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return done
 
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])

@@ -15,7 +15,7 @@ import pytest
 from shequ.accounts.models import Role
 from tests.cases.conftest import IN_GRID11, case_departments, case_media  # noqa: F401 (fixtures)
 from tests.conftest import SHARED_MEDIA
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, _missing
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def act(page: Any, action: str, state: str, fill: dict[str, str] | None = None) 
 
 def test_case_loop_through_the_pages(people, live_server, browser_page, screenshot):
     if not PHOTO.exists():
-        pytest.skip(f"{PHOTO} is missing")
+        _missing(str(PHOTO), "the team's media belong in ../shared/media (or set SHEQU_SHARED_MEDIA)")
     page, base = browser_page, live_server.url
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -345,6 +345,9 @@ def test_create_organization_checks_code_and_location(make_user, world):
     assert worker.post("/api/registry/organizations/", elsewhere, format="json").status_code == 422
     bad = worker.post("/api/registry/organizations/", dict(body, credit_code="123"), format="json")
     assert bad.status_code == 422 and bad.json()["field"] == "credit_code"
+    # The same phone check as the import (services.check_organization), not only a length.
+    bad = worker.post("/api/registry/organizations/", dict(body, credit_code="", phone="++++"), format="json")
+    assert bad.status_code == 422 and bad.json()["field"] == "phone"
     assert Organization.objects.count() == 1
     assert ids(worker.get("/api/registry/organizations/", {"kind": "enterprise"})) == {created.json()["id"]}
 
@@ -418,7 +421,7 @@ JUNK_PARAMS: list[dict[str, str]] = [
     {"use": "castle"},
     {"format": "xml"},
 ]
-JUNK_IDS = ["abc", "-1", "0", "1.5", "99999999999999999999999", "%F0%9F%99%82", "1e3", "null"]
+JUNK_IDS = ["abc", "-1", "0", "1.5", "99999999999999999999999", "%F0%9F%99%82", "1e3", "null", "a%00b"]
 JUNK_BODIES: list[Any] = [
     {"name": ["a", "list"]},
     {"name": {"a": "dict"}},

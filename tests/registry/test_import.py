@@ -269,6 +269,37 @@ def test_zip_that_is_not_a_workbook(system_user: Any) -> None:
     assert "不是 Excel 工作簿" in report.message
 
 
+@pytest.mark.parametrize("far_cell", ["XFD1048576", "Z1000000"])
+def test_a_stray_cell_far_away_is_refused_before_the_sheet_is_read(system_user: Any, far_cell: str) -> None:
+    # Regression: a 2 KB workbook with a blank at XFD1048576 made the reader ask for 512 GB and abort the
+    # worker process; one at Z1000000 (a million empty rows) cost a gigabyte.
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADERS)
+    sheet.append(person(1))
+    sheet[far_cell] = " "
+    out = io.BytesIO()
+    workbook.save(out)
+    report = import_file("people", out.getvalue(), "x.xlsx", actor=system_user)
+    assert "工作表的范围过大" in report.message, report.errors
+    assert Person.objects.count() == 0
+
+
+def test_formatting_far_below_the_data_is_no_problem(system_user: Any) -> None:
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(HEADERS)
+    sheet.append(person(1))
+    sheet["Z1000000"].font = Font(bold=True)  # a styled, empty cell: the reader skips it
+    out = io.BytesIO()
+    workbook.save(out)
+    report = import_file("people", out.getvalue(), "x.xlsx", actor=system_user)
+    assert report.ok, report.errors
+    assert Person.objects.count() == 1
+
+
 def test_reimport_same_file_changes_nothing(system_user: Any, tags: dict[str, Tag]) -> None:
     rows = [person(i, 标签="测试残疾人" if i % 4 == 0 else "") for i in range(20)]
     data = xlsx(HEADERS, rows)

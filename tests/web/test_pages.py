@@ -374,3 +374,42 @@ def test_refusals_are_pages_in_the_users_language(make_user, login, client, sett
     client.logout()
     page = client.get("/no/such/page/")
     assert page.status_code == 404 and "此页面不存在" in page.text and "退出" not in page.text
+
+
+PAGE_JUNK = [
+    {"page": "abc"},
+    {"page": "-1"},
+    {"page": str(10**30)},
+    {"grid": "<junk>"},
+    {"grid": "9" * 40},
+    {"q": "a\x00b"},
+    {"id_number": "1\x00"},
+    {"id_number": "11010519491231002X"},
+    {"tag": str(10**30)},
+    {"category": str(10**30)},
+    {"household": str(10**30)},  # was a 500: the number reached SQLite
+    {"household": "-1"},
+    {"residence": "\x00"},
+    {"q": "长" * 10000},
+]
+
+
+def test_junk_filters_on_list_and_export_pages_never_give_a_server_error(operator, community, login):
+    client = login(operator)
+    client.raise_request_exception = False
+    for kind in ("people", "households", "buildings", "organizations", "assets"):
+        for url in (f"/registry/{kind}/", f"/registry/{kind}/export.csv", f"/registry/{kind}/export.xlsx"):
+            for params in PAGE_JUNK:
+                response = client.get(url, params)
+                assert response.status_code < 500, (url, params, response.status_code)
+    # An invalid filter is ignored, not widened to something else: the list still shows the scope.
+    page = client.get("/registry/people/", {"household": str(10**30)}).text
+    assert community["wang"].name in page and community["zhao"].name in page
+    for url in (
+        f"/registry/people/{10**30}/",
+        f"/registry/buildings/{10**30}/",
+        f"/jobs/{10**30}/",
+        "/grids/%00/",
+    ):
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"/registry/people/{10**30}/reveal/", {"purpose": "x"}).status_code == 404

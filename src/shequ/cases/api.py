@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
-from django.http import FileResponse, Http404
+from django.db.models import QuerySet
+from django.http import Http404
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -35,7 +36,6 @@ from rest_framework.routers import SimpleRouter
 from shequ.accounts.models import Department
 from shequ.cases import selectors
 from shequ.cases.models import (
-    OPEN_STATES,
     STATE_KIND,
     Case,
     CaseState,
@@ -50,6 +50,7 @@ from shequ.cases.models import (
 )
 from shequ.cases.services import intake, workflow
 from shequ.cases.services.machine import Action, allowed_actions
+from shequ.cases.views import photo_response
 from shequ.core.api import (
     BadRequest,
     Pagination,
@@ -64,7 +65,6 @@ from shequ.core.errors import Invalid
 from shequ.grids.selectors import access_grid
 
 MAX_PK = 2**62
-MAX_PHOTOS = 9
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_MAX = 80  # Case.idempotency_key
 
@@ -123,10 +123,6 @@ def refusals(*codes: int) -> dict[int, OpenApiResponse]:
         422: "内容不被接受 (如照片不是有效图片)",
     }
     return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
-
-
-def is_overdue(case: Case, now: dt.datetime) -> bool:
-    return case.state in OPEN_STATES and case.due_at is not None and case.due_at < now
 
 
 class CategoryRefSerializer(serializers.Serializer):
@@ -204,7 +200,7 @@ class CaseSerializer(serializers.ModelSerializer):
         return obj.duplicate_of_id
 
     def get_overdue(self, obj: Case) -> bool:
-        return is_overdue(obj, self.context.get("now") or timezone.now())
+        return obj.is_overdue(self.context.get("now") or timezone.now())
 
 
 class EvidenceSerializer(serializers.ModelSerializer):
@@ -339,14 +335,13 @@ class CaseDetailSerializer(CaseSerializer):
 
     @extend_schema_field(HistoryEntrySerializer(many=True))
     def get_history(self, obj: Case) -> Any:
-        entries = obj.history.prefetch_related("attachments").order_by("at", "id")
+        entries = selectors.history_for(self.context["request"].user, obj)
         return HistoryEntrySerializer(entries, many=True).data
 
     @extend_schema_field(EvidenceSerializer(many=True))
     def get_evidence(self, obj: Case) -> Any:
-        return EvidenceSerializer(
-            obj.evidence.order_by("uploaded_at", "id"), many=True, context=self.context
-        ).data
+        photos = selectors.photos_for(self.context["request"].user, obj)
+        return EvidenceSerializer(photos, many=True, context=self.context).data
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=Action.choices)))
     def get_allowed_actions(self, obj: Case) -> list[str]:
@@ -399,7 +394,7 @@ def photo_list() -> serializers.ListField:
     return serializers.ListField(
         child=serializers.FileField(max_length=200, allow_empty_file=False),
         required=False,
-        max_length=MAX_PHOTOS,
+        max_length=intake.MAX_PHOTOS,
     )
 
 
@@ -429,7 +424,7 @@ class FileInput(NoteInput):
 
 
 class RejectInput(StrictInput):
-    reason = serializers.ChoiceField(choices=["duplicate", "out_of_scope", "invalid"])
+    reason = serializers.ChoiceField(choices=workflow.RejectReason.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
@@ -504,46 +499,29 @@ LIST_PARAMETERS = [
 
 
 def filter_cases(qs: QuerySet[Case], params: Mapping[str, str], user: Any) -> QuerySet[Case]:
-    if state := param_choice(params, "state", CaseState.values):
-        qs = qs.filter(state=state)
-    if kind := param_choice(params, "state_kind", StateKind.values):
-        qs = qs.filter(state__in=[s for s, k in STATE_KIND.items() if k == kind])
-    if source := param_choice(params, "source", Source.values):
-        qs = qs.filter(source=source)
-    if category := param_int(params, "category", low=1, high=MAX_PK):
-        qs = qs.filter(Q(category_id=category) | Q(category__parent_id=category))
-    if (code := param_text(params, "grid", max_length=20)) is not None:
-        grid = access_grid(user, code)
-        qs = qs.none() if grid is None else qs.filter(grid__path__startswith=grid.path)
-    if (department := param_text(params, "department", max_length=32)) is not None:
-        qs = qs.filter(department__code=department)
-    now = timezone.now()
-    late = Q(state__in=OPEN_STATES, due_at__lt=now)
-    if (overdue := param_bool(params, "overdue")) is not None:
-        qs = qs.filter(late) if overdue else qs.exclude(late)
-    if (supervised := param_bool(params, "supervised")) is not None:
-        qs = qs.filter(supervision_level__gt=0) if supervised else qs.filter(supervision_level=0)
-    after = param_moment(params, "created_after")
-    before = param_moment(params, "created_before", end_of_day=True)
-    if after is not None:
-        qs = qs.filter(created_at__gte=after)
-    if before is not None:
-        qs = qs.filter(created_at__lt=before)
-    if q := param_text(params, "q", max_length=100):
-        qs = qs.filter(Q(number__icontains=q) | Q(description__icontains=q) | Q(address__icontains=q))
-    if box := param_bbox(params):
-        min_lon, min_lat, max_lon, max_lat = box
-        qs = qs.filter(lon__gte=min_lon, lon__lte=max_lon, lat__gte=min_lat, lat__lte=max_lat)
-    return qs
+    """The list's query parameters, each checked (400 naming it), as selectors.filter_cases."""
+    code = param_text(params, "grid", max_length=20)
+    grid = access_grid(user, code) if code is not None else None
+    qs = selectors.filter_cases(
+        qs,
+        state=param_choice(params, "state", CaseState.values),
+        state_kind=param_choice(params, "state_kind", StateKind.values),
+        source=param_choice(params, "source", Source.values),
+        category_id=param_int(params, "category", low=1, high=MAX_PK),
+        grid=grid,
+        department_code=param_text(params, "department", max_length=32),
+        overdue=param_bool(params, "overdue"),
+        supervised=param_bool(params, "supervised"),
+        created_from=param_moment(params, "created_after"),
+        created_before=param_moment(params, "created_before", end_of_day=True),
+        text=param_text(params, "q", max_length=100),
+        bbox=param_bbox(params),
+    )
+    return qs.none() if code is not None and grid is None else qs  # a grid out of sight: no cases
 
 
 # --- the endpoints --------------------------------------------------------------------------------
 
-DEFAULT_SOURCE = {
-    "resident": Source.RESIDENT,
-    "grid_worker": Source.GRID_WORKER,
-    "command_operator": Source.HOTLINE,
-}
 ACT_REFUSALS = refusals(400, 403, 404, 409, 422)
 EXTENSION_ID = OpenApiParameter("extension_id", int, OpenApiParameter.PATH)
 EVIDENCE_ID = OpenApiParameter("evidence_id", int, OpenApiParameter.PATH)
@@ -641,7 +619,7 @@ class CaseViewSet(viewsets.GenericViewSet):
             )
         data = dict(read_input(ReportInput, request).validated_data)
         category = active_category(data.pop("category", None))
-        source = data.pop("source", None) or DEFAULT_SOURCE.get(user.role, Source.API)
+        source = data.pop("source", None) or intake.default_source(user.role)
         case, created = intake.report_case(
             actor=user,
             source=source,
@@ -866,17 +844,12 @@ class CaseViewSet(viewsets.GenericViewSet):
         url_path=r"photos/(?P<evidence_id>[^/.]+)",
         url_name="photo",
     )
-    def photo(self, request: Request, pk: Any = None, evidence_id: Any = None) -> FileResponse:
+    def photo(self, request: Request, pk: Any = None, evidence_id: Any = None) -> HttpResponseBase:
         """One photo of a case, to those who may see the case."""
-        case = selectors.access_case(request.user, case_id(pk))
-        if case is None:
-            raise Http404
-        evidence = case.evidence.filter(pk=parse_pk(evidence_id)).first()
+        evidence = selectors.access_photo(request.user, case_id(pk), parse_pk(evidence_id))
         if evidence is None:
             raise Http404
-        response = FileResponse(evidence.file.open("rb"), content_type=evidence.content_type)
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return photo_response(evidence)
 
 
 router = SimpleRouter()

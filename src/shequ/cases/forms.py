@@ -11,13 +11,15 @@ import uuid
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shequ.accounts.models import Department, Role
-from shequ.cases.models import OPEN_STATES, Case, CaseState, Category, LimitUnit, Source, Urgency
-from shequ.cases.services.machine import Action
+from shequ.cases import selectors
+from shequ.cases.models import Case, CaseState, Category, LimitUnit, Source, Urgency
+from shequ.cases.services import intake
+from shequ.cases.services.machine import ROLES, Action
 from shequ.cases.services.workflow import RejectReason
 from shequ.grids.selectors import grids_for
 
@@ -114,51 +116,31 @@ class CaseFilter(forms.Form):
         return self.cleaned_data.get(name) or None
 
     def apply(self, qs: QuerySet[Case], *, skip_state: bool = False) -> QuerySet[Case]:
-        """The filters on a scoped queryset; `skip_state` leaves the state out (for the tabs'
-        counts, which show every state of the otherwise filtered list)."""
-        if text := self.value("q"):
-            qs = qs.filter(
-                Q(number__icontains=text)
-                | Q(title__icontains=text)
-                | Q(description__icontains=text)
-                | Q(address__icontains=text)
-            )
-        for name in ("source", "category", "grid", "department"):
-            if value := self.value(name):
-                qs = qs.filter(**{name: value})
-        if not skip_state and (state := self.value("state")):
-            qs = qs.filter(state=state)
-        if start := self.value("start"):
-            qs = qs.filter(created_at__gte=_day_start(start))
-        if end := self.value("end"):
-            qs = qs.filter(created_at__lt=_day_start(end + dt.timedelta(days=1)))
-        if self.value("overdue"):
-            qs = qs.filter(overdue_q())
-        if self.value("supervised"):
-            qs = qs.filter(supervision_level__gt=0)
-        return qs
+        """The filters on a scoped queryset (selectors.filter_cases, as the API's); `skip_state`
+        leaves the state out (for the tabs' counts, which show every state of the otherwise
+        filtered list)."""
+        category, grid, department = self.value("category"), self.value("grid"), self.value("department")
+        start, end = self.value("start"), self.value("end")
+        return selectors.filter_cases(
+            qs,
+            state=None if skip_state else self.value("state"),
+            source=self.value("source"),
+            category_id=category.pk if category else None,
+            grid=grid,
+            department_code=department.code if department else None,
+            overdue=self.value("overdue"),  # unticked: not filtered
+            supervised=self.value("supervised"),
+            created_from=_day_start(start) if start else None,
+            created_before=_day_start(end + dt.timedelta(days=1)) if end else None,
+            text=self.value("q"),
+        )
 
 
 def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-def overdue_q(now: dt.datetime | None = None) -> Q:
-    """Open cases past their stage's deadline now (as the API's `overdue`): the list does not wait
-    for the next sweep to show it."""
-    return Q(state__in=OPEN_STATES, due_at__lt=now or timezone.now())
-
-
 # --- report (上报) ------------------------------------------------------------------------------
-
-# Which sources each role reports as; the first is the default. The command center records calls
-# and referrals for others; grid workers and residents report as themselves.
-REPORT_SOURCES: dict[Role, list[Source]] = {
-    Role.GRID_WORKER: [Source.GRID_WORKER],
-    Role.RESIDENT: [Source.RESIDENT],
-    Role.COMMAND_OPERATOR: [Source.HOTLINE, Source.REFERRAL, Source.INSPECTION, Source.RESIDENT],
-    Role.ADMINISTRATOR: [Source.HOTLINE, Source.REFERRAL, Source.INSPECTION, Source.RESIDENT],
-}
 
 
 class ReportForm(forms.Form):
@@ -190,7 +172,7 @@ class ReportForm(forms.Form):
         kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.role = role
-        sources = REPORT_SOURCES.get(role, [])
+        sources = intake.report_sources(role)
         self.fields["source"].choices = [(s.value, s.label) for s in sources]  # type: ignore[attr-defined]
         self.fields["source"].initial = sources[0].value if sources else None
         self.fields["category"].choices = BLANK + category_choices()  # type: ignore[attr-defined]
@@ -204,11 +186,11 @@ class ReportForm(forms.Form):
 
     @property
     def for_command_center(self) -> bool:
-        return self.role in {Role.COMMAND_OPERATOR, Role.ADMINISTRATOR}
+        return intake.enters_reporter(self.role)
 
     @property
     def may_self_handle(self) -> bool:
-        return self.role == Role.GRID_WORKER
+        return self.role in ROLES[Action.HANDLE_ON_THE_SPOT]  # 自行处置: grid workers
 
 
 # --- acts on a case (one form each; the detail page shows those machine.allowed_actions lists) ---

@@ -6,6 +6,8 @@ Only `cases.services` writes these tables; only `cases.services.transition` sets
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -342,6 +344,10 @@ class Case(TimeStampedModel):
     @property
     def is_proactive(self) -> bool:
         return self.source in PROACTIVE_SOURCES
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """Open and past its running stage's due: the rule of `selectors.overdue_q`, for one row."""
+        return self.is_open and self.due_at is not None and self.due_at < now
 
 
 class HistoryEntry(models.Model):

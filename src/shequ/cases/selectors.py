@@ -5,16 +5,18 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from shequ.accounts.models import Role
-from shequ.cases.models import Case, CaseState, HistoryEntry
+from shequ.accounts.models import Department, Role
+from shequ.cases.models import OPEN_STATES, STATE_KIND, Case, CaseState, Evidence, HistoryEntry
 from shequ.cases.services.machine import COMMAND, Action
 from shequ.core.audit import audit
+from shequ.grids.models import Grid
 from shequ.grids.selectors import visible_grid_ids
 from shequ.registry import identifiers
 
@@ -68,6 +70,149 @@ def access_case(user: Any, pk: int, *, lock: bool = False) -> Case | None:
         # Lock only the case's own row (a join to lock would lock grid or department rows too).
         qs = qs.select_for_update(of=("self",))
     return qs.filter(pk=pk).first()
+
+
+def overdue_q(now: dt.datetime | None = None) -> Q:
+    """超期: open cases past their running stage's due now (`Case.is_overdue` for one row). Lists
+    do not wait for the deadline sweep's `overdue_at` to show it."""
+    return Q(state__in=OPEN_STATES, due_at__lt=now or timezone.now())
+
+
+def filter_cases(
+    qs: QuerySet[Case],
+    *,
+    state: str | None = None,
+    state_kind: str | None = None,
+    source: str | None = None,
+    category_id: int | None = None,
+    grid: Grid | None = None,
+    department_code: str | None = None,
+    overdue: bool | None = None,
+    supervised: bool | None = None,
+    created_from: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    text: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> QuerySet[Case]:
+    """The list filters of the pages and the API, on a scoped queryset; None leaves a filter out.
+    A major class matches its subclasses, a grid its subtree (the caller has checked the grid is
+    visible), `text` the number, title, description or address."""
+    if state:
+        qs = qs.filter(state=state)
+    if state_kind:
+        qs = qs.filter(state__in=[s for s, k in STATE_KIND.items() if k == state_kind])
+    if source:
+        qs = qs.filter(source=source)
+    if category_id is not None:
+        qs = qs.filter(Q(category_id=category_id) | Q(category__parent_id=category_id))
+    if grid is not None:
+        qs = qs.filter(grid__path__startswith=grid.path)
+    if department_code is not None:
+        qs = qs.filter(department__code=department_code)
+    if overdue is not None:
+        qs = qs.filter(overdue_q()) if overdue else qs.exclude(overdue_q())
+    if supervised is not None:
+        qs = qs.filter(supervision_level__gt=0) if supervised else qs.filter(supervision_level=0)
+    if created_from is not None:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_before is not None:
+        qs = qs.filter(created_at__lt=created_before)
+    if text:
+        qs = qs.filter(
+            Q(number__icontains=text)
+            | Q(title__icontains=text)
+            | Q(description__icontains=text)
+            | Q(address__icontains=text)
+        )
+    if bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        qs = qs.filter(lon__gte=min_lon, lon__lte=max_lon, lat__gte=min_lat, lat__lte=max_lat)
+    return qs
+
+
+# A reporter sees their own photos and the result; not the verifier's or a camera's snapshots.
+RESIDENT_PHOTOS = frozenset({Evidence.Kind.REPORT, Evidence.Kind.RESULT})
+
+
+def photos_for(user: Any, case: Case) -> QuerySet[Evidence]:
+    """The photos of a case (already in the user's scope) that this user may see, oldest first."""
+    qs = Evidence.objects.filter(case=case)
+    if _role(user) == Role.RESIDENT:
+        qs = qs.filter(kind__in=RESIDENT_PHOTOS)
+    return qs.order_by("uploaded_at", "pk")
+
+
+def access_photo(user: Any, case_pk: int, evidence_pk: int) -> Evidence | None:
+    """One photo of a case if the user may see the case and the photo, else None (404)."""
+    case = access_case(user, case_pk)
+    return None if case is None else photos_for(user, case).filter(pk=evidence_pk).first()
+
+
+# What a reporter reads in their case's history: the acts that tell them where it stands, with no
+# names of the people who worked on it (the department is named, the rest is "the community").
+REPORTER_ACTS = frozenset(
+    {
+        Action.REPORT,
+        Action.FILE,
+        Action.REJECT,
+        Action.DISPATCH,
+        Action.ACCEPT,
+        Action.FEEDBACK,
+        Action.VERIFY_OK,
+        Action.VERIFY_FAIL,
+        Action.CALLBACK,
+        Action.MERGE,
+        Action.REOPEN,
+        Action.HANDLE_ON_THE_SPOT,
+    }
+)
+# Reasons a reporter reads: why it was not filed, what was done, their own words.
+REPORTER_REASONS = frozenset({Action.REJECT, Action.FEEDBACK, Action.CALLBACK, Action.HANDLE_ON_THE_SPOT})
+COMMUNITY = _("社区综合治理中心")
+
+
+def history_for(user: Any, case: Case) -> list[HistoryEntry]:
+    """A case's history (already in the user's scope) as this user may read it, oldest first,
+    with the photos they may see attached: a resident reads `reporter_history`, others all of it."""
+    if _role(user) == Role.RESIDENT:
+        return reporter_history(case)
+    photos = Prefetch("attachments", queryset=Evidence.objects.order_by("pk"))
+    return list(HistoryEntry.objects.filter(case=case).prefetch_related(photos).order_by("at", "pk"))
+
+
+def reporter_history(case: Case) -> list[HistoryEntry]:
+    """The history as its reporter reads it (unsaved rows): the acts of REPORTER_ACTS; `actor_name`
+    "您", the department (accept, feedback) or the community; `reason` only of REPORTER_REASONS;
+    `detail` only the dispatched department's name (`department_name`); photos of RESIDENT_PHOTOS."""
+    photos = Prefetch(
+        "attachments", queryset=Evidence.objects.filter(kind__in=RESIDENT_PHOTOS).order_by("pk")
+    )
+    entries = list(HistoryEntry.objects.filter(case=case).prefetch_related(photos).order_by("at", "pk"))
+    # The department of each dispatch, as it was (a case returned and sent elsewhere names both).
+    ids = {e.detail.get("department") for e in entries if e.action == Action.DISPATCH.value}
+    departments = dict(Department.objects.filter(pk__in=ids - {None}).values_list("pk", "name"))
+    rows, department = [], ""
+    for entry in entries:
+        try:
+            act = Action(entry.action)
+        except ValueError:
+            continue
+        if act == Action.DISPATCH:
+            department = departments.get(entry.detail.get("department"), "")
+        if act not in REPORTER_ACTS:
+            continue
+        if entry.actor_id is not None and entry.actor_id == case.reporter_id:
+            entry.actor_name = str(_("您"))
+        elif act in {Action.ACCEPT, Action.FEEDBACK} and department:
+            entry.actor_name = department
+        else:
+            entry.actor_name = str(COMMUNITY)
+        entry.actor = None
+        if act not in REPORTER_REASONS:
+            entry.reason = ""
+        entry.detail = {"department_name": department} if act == Action.DISPATCH and department else {}
+        rows.append(entry)
+    return rows
 
 
 def reporter_view(user: Any, case: Case) -> dict[str, Any]:
@@ -126,7 +271,7 @@ def inbox_for(user: Any) -> list[Inbox]:
             Inbox(
                 "overdue",
                 _("已超期"),
-                mine.filter(state__in=working, due_at__lt=timezone.now()).order_by("due_at", "pk"),
+                mine.filter(overdue_q(), state__in=working).order_by("due_at", "pk"),
             ),
         ]
     if role == Role.GRID_WORKER:

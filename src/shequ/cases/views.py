@@ -17,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -25,23 +25,21 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from shequ.accounts.models import Department, Role
+from shequ.accounts.models import Role
 from shequ.analytics.exports import export_measures
 from shequ.analytics.measures import measures
 from shequ.cases import selectors
 from shequ.cases.forms import (
     ACT_FORMS,
     GROUPINGS,
-    REPORT_SOURCES,
     ActForm,
     CaseFilter,
     DashboardForm,
     ReportForm,
 )
-from shequ.cases.models import Case, CaseState, Evidence, Extension, HistoryEntry, Source
+from shequ.cases.models import Case, CaseState, Evidence, Extension, Source
 from shequ.cases.services import intake, workflow
 from shequ.cases.services.machine import Action, allowed_actions
 from shequ.core.errors import Conflict, DomainError, Invalid
@@ -68,8 +66,8 @@ def may_use_inbox(user: Any) -> bool:
 
 
 def may_report(user: Any) -> bool:
-    role = access.role_of(user)
-    return role is not None and role in REPORT_SOURCES
+    """The report page is for the roles with sources to report with (intake.report_sources)."""
+    return bool(intake.report_sources(access.role_of(user)))
 
 
 def may_see_dashboard(user: Any) -> bool:
@@ -78,18 +76,16 @@ def may_see_dashboard(user: Any) -> bool:
 
 def _case_or_404(user: Any, ref: str, qs: QuerySet[Case] | None = None) -> Case:
     """A case by its number or its id, within the user's scope."""
+    # Both are digits: anything else (a NUL, which PostgreSQL refuses in a query) is simply not found.
+    if not (ref.isascii() and ref.isdigit() and len(ref) <= 20):
+        raise Http404
     qs = selectors.cases_for(user) if qs is None else qs
     case = qs.filter(number=ref).first()
-    if case is None and ref.isascii() and ref.isdigit() and len(ref) <= 18:
+    if case is None and len(ref) <= 18:
         case = qs.filter(pk=int(ref)).first()
     if case is None:
         raise Http404
     return case
-
-
-def is_overdue(case: Case, now: dt.datetime) -> bool:
-    """Past its stage's deadline now, while open (as forms.overdue_q, for one row)."""
-    return case.is_open and case.due_at is not None and case.due_at < now
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -112,7 +108,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     qs = form.apply(scoped).select_related("category", "grid", "department").order_by("-created_at", "-pk")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
-    overdue_ids = {c.pk for c in page if is_overdue(c, now)}
+    overdue_ids = {c.pk for c in page if c.is_overdue(now)}
     return render(
         request,
         "cases/case_list.html",
@@ -137,11 +133,7 @@ def _panel_context(
     user: Any = request.user
     actions = allowed_actions(user, case)
     forms = forms or {}
-    history = list(
-        HistoryEntry.objects.filter(case=case)
-        .prefetch_related(Prefetch("attachments", queryset=Evidence.objects.order_by("pk")))
-        .order_by("at", "pk")
-    )
+    history = selectors.history_for(user, case)
     for entry in history:
         entry.action_label = _action_label(entry.action)  # type: ignore[attr-defined]
     now = timezone.now()
@@ -150,7 +142,7 @@ def _panel_context(
         "case": case,
         "reporter": selectors.reporter_view(user, case),
         "history": history,
-        "evidence": list(case.evidence.all()),
+        "evidence": list(selectors.photos_for(user, case)),
         "extensions": list(case.extensions.all()),
         "pending_extension": pending,
         "acts": [
@@ -162,7 +154,7 @@ def _panel_context(
             for a in actions
             if a in ACT_FORMS and not (a == Action.DECIDE_EXTENSION and pending is None)
         ],
-        "overdue": is_overdue(case, now),
+        "overdue": case.is_overdue(now),
         "now": now,
     }
 
@@ -323,15 +315,21 @@ def case_photo(request: HttpRequest, ref: str, pk: int) -> HttpResponseBase:
     a small JPEG for the lists of thumbnails."""
     user: Any = request.user
     case = _case_or_404(user, ref)
-    evidence = Evidence.objects.filter(case=case, pk=pk).first()
-    if evidence is None or (access.role_of(user) == Role.RESIDENT and evidence.kind not in RESIDENT_PHOTOS):
+    evidence = selectors.photos_for(user, case).filter(pk=pk).first()
+    if evidence is None:
         raise Http404
+    return photo_response(evidence, thumb=bool(request.GET.get("thumb")))
+
+
+def photo_response(evidence: Evidence, *, thumb: bool = False) -> HttpResponse | FileResponse:
+    """The photo's bytes (or a small JPEG), for the pages and the API alike: kept by no cache, as
+    evidence may show people."""
     response: HttpResponse | FileResponse
-    if request.GET.get("thumb"):
+    if thumb:
         response = HttpResponse(_thumbnail(evidence), content_type="image/jpeg")
     else:
         response = FileResponse(evidence.file.open("rb"), content_type=evidence.content_type)
-    patch_cache_control(response, private=True, max_age=3600)
+    patch_cache_control(response, private=True, no_store=True)
     return response
 
 
@@ -410,8 +408,6 @@ def _submit_report(form: ReportForm, user: Any, *, self_handle: bool) -> Case:
     if self_handle:
         if not form.may_self_handle:
             raise PermissionDenied
-        if not data.get("result"):
-            raise Invalid(_("自行处置须填写处置结果"), field="result")
         return intake.handle_on_the_spot(result=data["result"], **common)
     extra: dict[str, Any] = {}
     if form.for_command_center:
@@ -452,61 +448,18 @@ def mine(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/mine.html", {"nav": "mine", "page": page})
 
 
-# What a reporter reads in their case's timeline: the acts that tell them where it stands, with
-# no names of the people who worked on it (the department is named, the rest is "the community").
-RESIDENT_ACTS = {
-    Action.REPORT,
-    Action.FILE,
-    Action.REJECT,
-    Action.DISPATCH,
-    Action.ACCEPT,
-    Action.FEEDBACK,
-    Action.VERIFY_OK,
-    Action.VERIFY_FAIL,
-    Action.CALLBACK,
-    Action.MERGE,
-    Action.REOPEN,
-    Action.HANDLE_ON_THE_SPOT,
-}
-# Reasons a reporter reads: why it was not filed, what was done, their own words.
-RESIDENT_REASONS = {Action.REJECT, Action.FEEDBACK, Action.CALLBACK, Action.HANDLE_ON_THE_SPOT}
-COMMUNITY = gettext_lazy("社区综合治理中心")
-# A reporter sees their own photos and the result; not the verifier's or a camera's snapshots.
-RESIDENT_PHOTOS = frozenset({Evidence.Kind.REPORT, Evidence.Kind.RESULT})
-
-
 def _resident_timeline(case: Case) -> list[dict[str, Any]]:
-    entries = list(HistoryEntry.objects.filter(case=case).order_by("at", "pk"))
-    # The department of each dispatch, as it was (a case returned and sent elsewhere names both).
-    ids = {e.detail.get("department") for e in entries if e.action == Action.DISPATCH.value}
-    departments = dict(Department.objects.filter(pk__in=ids - {None}).values_list("pk", "name"))
-    rows, department = [], ""
-    for entry in entries:
-        try:
-            act = Action(entry.action)
-        except ValueError:
-            continue
-        if act == Action.DISPATCH:
-            department = departments.get(entry.detail.get("department"), "")
-        if act not in RESIDENT_ACTS:
-            continue
-        if entry.actor_id is not None and entry.actor_id == case.reporter_id:
-            who = _("您")
-        elif act in {Action.ACCEPT, Action.FEEDBACK} and department:
-            who = department
-        else:
-            who = str(COMMUNITY)
-        rows.append(
-            {
-                "at": entry.at,
-                "act": act.label,
-                "to": CaseState(entry.to_state).label if entry.to_state else "",
-                "who": who,
-                "reason": entry.reason if act in RESIDENT_REASONS else "",
-                "department": department if act == Action.DISPATCH else "",
-            }
-        )
-    return rows
+    return [
+        {
+            "at": entry.at,
+            "act": _action_label(entry.action),
+            "to": CaseState(entry.to_state).label if entry.to_state else "",
+            "who": entry.actor_name,
+            "reason": entry.reason,
+            "department": entry.detail.get("department_name", ""),
+        }
+        for entry in selectors.reporter_history(case)
+    ]
 
 
 def _resident_detail(
@@ -526,7 +479,7 @@ def _resident_detail(
             "nav": "mine",
             "case": case,
             "timeline": _resident_timeline(case),
-            "photos": [e for e in case.evidence.all() if e.kind in RESIDENT_PHOTOS],
+            "photos": list(selectors.photos_for(user, case)),
             "may_rate": may_rate,
             "rating_form": rating_form or ACT_FORMS[Action.CALLBACK](case=case, prefix=Action.CALLBACK.value),
             "rate_url": reverse("web:cases:act", args=[case.number, Action.CALLBACK.value]),

@@ -20,7 +20,9 @@ from typing import Literal
 
 __all__ = [
     "CREDIT_CODE_ALPHABET",
+    "ID_KIND",
     "MESSAGES",
+    "PHONE_KIND",
     "PROVINCE_CODES",
     "REGISTRATION_AUTHORITIES",
     "CreditCode",
@@ -98,6 +100,10 @@ def _clean(value: str) -> str:
 
 
 # --- region codes (GB/T 2260) ----------------------------------------------------------------
+
+# Kinds of the keyed hashes (core.crypto.keyed_hash) that find an encrypted number by equality.
+ID_KIND = "resident_id"
+PHONE_KIND = "phone"
 
 _REGION_FILE = Path(__file__).parent / "data" / "gb2260.tsv"
 

@@ -7,7 +7,9 @@ from typing import Any
 from django.db.models import Model, QuerySet
 
 from shequ.accounts.models import Role, ScopeKind
+from shequ.core import crypto
 from shequ.grids.selectors import visible_grid_ids
+from shequ.registry.identifiers import ID_KIND
 from shequ.registry.models import Asset, Building, Household, Organization, Person, Tag
 
 
@@ -36,6 +38,17 @@ def may_see_sensitive_tags(user: Any) -> bool:
 def tags_for(user: Any) -> QuerySet[Tag]:
     qs = Tag.objects.all()
     return qs if may_see_sensitive_tags(user) else qs.filter(is_sensitive=False)
+
+
+def people_with_id_number(qs: QuerySet[Person], number: str) -> QuerySet[Person]:
+    """The people of `qs` with this resident ID number (as parse_resident_id normalizes it): an exact
+    match through the keyed hash, since the column itself is encrypted."""
+    return qs.filter(id_number_hash=crypto.keyed_hash(ID_KIND, number))
+
+
+def people_with_tag(qs: QuerySet[Person], user: Any, code: str) -> QuerySet[Person]:
+    """The people of `qs` with this tag; a tag the user may not see (a sensitive one) matches nobody."""
+    return qs.filter(tags__in=tags_for(user).filter(code=code))
 
 
 def households_for(user: Any) -> QuerySet[Household]:

@@ -21,10 +21,8 @@ from shequ.grids import index as grid_index
 from shequ.grids.selectors import visible_grid_ids
 from shequ.registry import identifiers
 from shequ.registry.ethnicities import ETHNICITY_SET
+from shequ.registry.identifiers import ID_KIND, PHONE_KIND
 from shequ.registry.models import Asset, Building, Household, Organization, Person, Tag
-
-ID_KIND = "resident_id"
-PHONE_KIND = "phone"
 
 
 @dataclass
@@ -241,6 +239,14 @@ def check_organization(raw: Mapping[str, Any]) -> Checked:
         out.values["credit_code"] = None
     for key in ("legal_representative", "phone", "address"):
         out.values[key] = _text(raw, key)
+    for key, limit in (("name", 150), ("legal_representative", 50), ("address", 200), ("phone", 30)):
+        if len(out.values[key]) > limit:
+            out.errors.append((key, f"过长 (最多{limit}字)"))
+    if out.values["phone"]:
+        try:
+            identifiers.parse_phone(out.values["phone"])
+        except identifiers.IdentifierError as exc:
+            out.errors.append(("phone", f"电话号码无效: {exc}"))
     check_point(raw, out)
     return out
 

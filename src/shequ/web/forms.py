@@ -19,8 +19,7 @@ from shequ.registry import identifiers
 from shequ.registry.imports import KINDS as IMPORT_KINDS_AVAILABLE
 from shequ.registry.imports import MODES as IMPORT_MODES_AVAILABLE
 from shequ.registry.models import Asset, AssetCategory, Building, Organization, Person
-from shequ.registry.selectors import people_for, tags_for
-from shequ.registry.services import find_person_by_id_number
+from shequ.registry.selectors import people_with_id_number, people_with_tag, tags_for
 
 
 class LoginForm(AuthenticationForm):
@@ -97,7 +96,8 @@ class PeopleFilter(RegisterFilter):
         label=_("人口类型"), choices=BLANK + list(Person.Residence.choices), required=False
     )
     gender = forms.ChoiceField(label=_("性别"), choices=BLANK + list(Person.Gender.choices), required=False)
-    household = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
+    # Bounded: a number past 64 bits is a server error in the database driver, not an empty list.
+    household = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1, max_value=2**62)
 
     def __init__(self, data: Any, *, user: Any) -> None:
         super().__init__(data, user=user)
@@ -118,14 +118,11 @@ class PeopleFilter(RegisterFilter):
     def apply(self, qs: QuerySet[Any]) -> QuerySet[Any]:
         qs = super().apply(qs)
         if number := self.value("id_number"):
-            # The column is encrypted: exact lookup through the keyed hash, then the scope again.
-            person = find_person_by_id_number(number)
-            found = person is not None and people_for(self.user).filter(pk=person.pk).exists()
-            qs = qs.filter(pk=person.pk) if found and person is not None else qs.none()
+            qs = people_with_id_number(qs, number)
         if household := self.value("household"):
             qs = qs.filter(household_id=household)
         if tag := self.value("tag"):
-            qs = qs.filter(tags=tag)
+            qs = people_with_tag(qs, self.user, tag.code)
         for name in ("residence", "gender"):
             if choice := self.value(name):
                 qs = qs.filter(**{name: choice})

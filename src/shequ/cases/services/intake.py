@@ -40,7 +40,7 @@ from shequ.cases.models import (
     Urgency,
 )
 from shequ.cases.services.deadlines import deadline_for
-from shequ.cases.services.machine import Action, check, may, record, transition
+from shequ.cases.services.machine import COMMAND, Action, check, may, record, transition
 from shequ.core import crypto
 from shequ.core.audit import audit
 from shequ.core.errors import Forbidden, Invalid
@@ -64,7 +64,33 @@ INTAKE = "intake"  # the actor named in the history of a merged duplicate
 # The account that reports is the reporter when it reports what it found itself; a caller relayed
 # by an operator (hotline, walk-in), a device or another system is named by reporter_name/phone.
 SELF_REPORTED_SOURCES = frozenset({Source.GRID_WORKER, Source.INSPECTION})
+# The sources each role reports with on the report page, the first the default (the API's too).
+# The command center records calls and referrals for others; grid workers and residents report
+# what they found themselves. Other accounts (machine accounts with a token) give the source, by
+# default `api`.
+REPORT_SOURCES: dict[Role, tuple[Source, ...]] = {
+    Role.GRID_WORKER: (Source.GRID_WORKER,),
+    Role.RESIDENT: (Source.RESIDENT,),
+    Role.COMMAND_OPERATOR: (Source.HOTLINE, Source.REFERRAL, Source.INSPECTION, Source.RESIDENT),
+    Role.ADMINISTRATOR: (Source.HOTLINE, Source.REFERRAL, Source.INSPECTION, Source.RESIDENT),
+}
 _NUMBER_TRIES = 8
+
+
+def report_sources(role: Any) -> tuple[Source, ...]:
+    """The sources a role reports with on the report page (none: the page is not theirs)."""
+    return REPORT_SOURCES.get(role, ())
+
+
+def default_source(role: Any) -> Source:
+    """The source of a report that names none: the role's first, else `api`."""
+    return next(iter(report_sources(role)), Source.API)
+
+
+def enters_reporter(role: Any) -> bool:
+    """Whether a role enters the reporter of a report (name, phone, confidential): the command
+    center, which records calls for others; the others report as themselves."""
+    return role in COMMAND
 
 
 # --- photos --------------------------------------------------------------------------------------
@@ -189,7 +215,9 @@ def exif_gps(exif: Image.Exif) -> tuple[float | None, float | None]:
     return lon, lat
 
 
-def _store(case: Case, photo: Photo, *, actor: Any, kind: str, stored: list[str]) -> Evidence:
+def store_photo(case: Case, photo: Photo, *, actor: Any, kind: str, stored: list[str]) -> Evidence:
+    """Keep a checked photo as Evidence of the case (in the caller's transaction); its file's name
+    is appended to `stored`, so that the caller can remove it if the transaction fails."""
     evidence = Evidence(
         case=case,
         kind=kind,
@@ -211,7 +239,8 @@ def _store(case: Case, photo: Photo, *, actor: Any, kind: str, stored: list[str]
     return evidence
 
 
-def _delete_files(names: Iterable[str]) -> None:
+def delete_files(names: Iterable[str]) -> None:
+    """Remove stored files whose rows rolled back."""
     for name in names:
         default_storage.delete(name)
 
@@ -244,12 +273,12 @@ def add_evidence(
     stored: list[str] = []
     try:
         with transaction.atomic():
-            evidence = _store(case, photo, actor=actor, kind=kind, stored=stored)
+            evidence = store_photo(case, photo, actor=actor, kind=kind, stored=stored)
             if history is not None:
                 evidence.history = history
                 evidence.save(update_fields=["history"])
     except BaseException:
-        _delete_files(stored)
+        delete_files(stored)
         raise
     return evidence
 
@@ -358,7 +387,8 @@ def _existing(actor: Any, source: str, idempotency_key: str, source_id: str) -> 
     return None
 
 
-def _text(value: Any, field: str, label: str, limit: int, *, required: bool = False) -> str:
+def clean_text(value: Any, field: str, label: str, limit: int, *, required: bool = False) -> str:
+    """A text input stripped; Invalid (naming the field) when required and blank, or too long."""
     text = "" if value is None else str(value).strip()
     if required and not text:
         raise Invalid(f"{label}不能为空", field=field)
@@ -413,7 +443,7 @@ def _check_report(
     role = Role(actor.role) if is_user else None
     if role == Role.RESIDENT and source != Source.RESIDENT:
         raise Forbidden("居民只能以“居民上报”来源上报", field="source")
-    text = _text(description, "description", "问题描述", DESCRIPTION_MAX, required=True)
+    text = clean_text(description, "description", "问题描述", DESCRIPTION_MAX, required=True)
     if category is not None:
         if not isinstance(category, Category):
             raise Invalid("类别无效", field="category")
@@ -449,14 +479,14 @@ def _check_report(
         lon=x,
         lat=y,
         grid_id=grid_id,
-        address=_text(address, "address", "地址", 200),
-        title=_text(title, "title", "标题", 100),
+        address=clean_text(address, "address", "地址", 200),
+        title=clean_text(title, "title", "标题", 100),
         reporter=actor if self_reported else None,
-        reporter_name=_text(reporter_name, "reporter_name", "上报人姓名", 50),
+        reporter_name=clean_text(reporter_name, "reporter_name", "上报人姓名", 50),
         reporter_phone=phone,
         reporter_confidential=bool(reporter_confidential),
-        idempotency_key=_text(idempotency_key, "idempotency_key", "幂等键", 80),
-        source_id=_text(source_id, "source_id", "来源编号", 120),
+        idempotency_key=clean_text(idempotency_key, "idempotency_key", "幂等键", 80),
+        source_id=clean_text(source_id, "source_id", "来源编号", 120),
         created_by=actor if is_user else None,
     )
 
@@ -601,7 +631,7 @@ def report_case(
     existing = _existing(actor, source, str(idempotency_key or "").strip(), str(source_id or "").strip())
     if existing is not None:
         return existing, False
-    checked_photos = _check_photos(photos, "photos")
+    checked_photos = check_photos(photos, "photos")
     lon, lat = _located(lon, lat, checked_photos)
     report = _check_report(
         actor=actor,
@@ -627,7 +657,8 @@ def report_case(
             if not created:
                 return case, False
             evidence = [
-                _store(case, p, actor=actor, kind=Evidence.Kind.REPORT, stored=stored) for p in checked_photos
+                store_photo(case, p, actor=actor, kind=Evidence.Kind.REPORT, stored=stored)
+                for p in checked_photos
             ]
             grid = Grid.objects.filter(pk=case.grid_id).first() if case.grid_id else None
             duplicates = find_duplicates(case.category, case.lon, case.lat, now, exclude=case)
@@ -666,7 +697,7 @@ def report_case(
             elif rule is not None:
                 _apply_routing(case, rule)
     except BaseException:
-        _delete_files(stored)
+        delete_files(stored)
         raise
     return case, True
 
@@ -681,7 +712,8 @@ def _located(lon: Any, lat: Any, photos: Sequence[Photo]) -> tuple[Any, Any]:
     return lon, lat
 
 
-def _check_photos(photos: Sequence[Any], field: str) -> list[Photo]:
+def check_photos(photos: Sequence[Any], field: str) -> list[Photo]:
+    """At most MAX_PHOTOS uploads, each decoded (`inspect_photo`); Invalid names the first refused."""
     photos = list(photos or ())
     if len(photos) > MAX_PHOTOS:
         raise Invalid(f"照片最多 {MAX_PHOTOS} 张", field=field)
@@ -718,8 +750,8 @@ def handle_on_the_spot(
         return existing
     if category is None:
         raise Invalid("自行处置须选择类别", field="category")
-    outcome = _text(result, "result", "处置结果", DESCRIPTION_MAX, required=True)
-    before = _check_photos(photos, "photos")
+    outcome = clean_text(result, "result", "处置结果", DESCRIPTION_MAX, required=True)
+    before = check_photos(photos, "photos")
     lon, lat = _located(lon, lat, before)
     report = _check_report(
         actor=actor,
@@ -737,7 +769,7 @@ def handle_on_the_spot(
         idempotency_key=idempotency_key,
         source_id="",
     )
-    after = _check_photos(result_photos, "result_photos")
+    after = check_photos(result_photos, "result_photos")
     stored: list[str] = []
     try:
         with transaction.atomic():
@@ -746,10 +778,10 @@ def handle_on_the_spot(
             if not created:
                 return case
             report_evidence = [
-                _store(case, p, actor=actor, kind=Evidence.Kind.REPORT, stored=stored) for p in before
+                store_photo(case, p, actor=actor, kind=Evidence.Kind.REPORT, stored=stored) for p in before
             ]
             result_evidence = [
-                _store(case, p, actor=actor, kind=Evidence.Kind.RESULT, stored=stored) for p in after
+                store_photo(case, p, actor=actor, kind=Evidence.Kind.RESULT, stored=stored) for p in after
             ]
             record(
                 case,
@@ -780,6 +812,6 @@ def handle_on_the_spot(
             case.stage, case.stage_started_at, case.due_at = "", None, None
             case.save(update_fields=["stage", "stage_started_at", "due_at"])
     except BaseException:
-        _delete_files(stored)
+        delete_files(stored)
         raise
     return case

@@ -57,15 +57,6 @@ def _locked(case: Case) -> Case:
     return case
 
 
-def _text(value: Any, field: str, label: str, limit: int, *, required: bool = False) -> str:
-    text = "" if value is None else str(value).strip()
-    if required and not text:
-        raise Invalid(f"{label}不能为空", field=field)
-    if len(text) > limit:
-        raise Invalid(f"{label}过长(最多 {limit} 字)", field=field)
-    return text
-
-
 def _bump(case: Case, counter: str) -> str:
     """Add one to a counter in the database (F(): no lost update); `_refresh` reads it back."""
     setattr(case, counter, F(counter) + 1)
@@ -94,7 +85,7 @@ def _photos(case: Case, photos: Sequence[Any]) -> tuple[list[Evidence], list[int
     for evidence in stored:
         if evidence.case_id != case.pk or evidence.history_id is not None:
             raise Invalid("照片不属于本案件, 或已用于其他操作", field="photos")
-    uploads = intake._check_photos([p for p in photos if not isinstance(p, Evidence)], "photos")
+    uploads = intake.check_photos([p for p in photos if not isinstance(p, Evidence)], "photos")
     return stored, uploads
 
 
@@ -105,15 +96,15 @@ def _files_removed_on_error() -> Iterator[list[str]]:
     try:
         yield names
     except BaseException:
-        intake._delete_files(names)
+        intake.delete_files(names)
         raise
 
 
-def _store(
+def _keep_photos(
     case: Case, checked: tuple[list[Evidence], list[intake.Photo]], *, actor: Any, kind: str, names: list[str]
 ) -> list[Evidence]:
     stored, uploads = checked
-    return stored + [intake._store(case, p, actor=actor, kind=kind, stored=names) for p in uploads]
+    return stored + [intake.store_photo(case, p, actor=actor, kind=kind, stored=names) for p in uploads]
 
 
 def _subclass(category: Any) -> Category:
@@ -133,7 +124,7 @@ def file_case(
     Filing an offered duplicate says it is not one: `duplicate_of` is cleared."""
     _locked(case)
     check(actor, Action.FILE, case)
-    note = _text(note, "note", "说明", NOTE_MAX)
+    note = intake.clean_text(note, "note", "说明", NOTE_MAX)
     chosen = category if category is not None else case.category
     if chosen is None:
         raise Invalid("立案须选择类别", field="category")
@@ -158,7 +149,7 @@ def reject_case(case: Case, *, actor: Any, reason: str, note: str = "") -> Case:
     check(actor, Action.REJECT, case)
     if reason not in RejectReason.values:
         raise Invalid(f"不予立案的理由应为 {'、'.join(RejectReason.values)}, 不是 {reason!r}", field="reason")
-    note = _text(note, "note", "说明", NOTE_MAX)
+    note = intake.clean_text(note, "note", "说明", NOTE_MAX)
     label = str(RejectReason(reason).label)
     transition(
         case, Action.REJECT, actor=actor, reason=f"{label}: {note}" if note else label, reason_code=reason
@@ -184,7 +175,7 @@ def dispatch_case(
         and assignee.department_id == department.pk
     ):
         raise Invalid(f"处置人须为{department.name}的在岗处置人员", field="assignee")
-    note = _text(note, "note", "说明", NOTE_MAX)
+    note = intake.clean_text(note, "note", "说明", NOTE_MAX)
     case.department, case.assignee = department, assignee
     detail: dict[str, Any] = {"department": department.pk}
     if assignee is not None:
@@ -206,7 +197,7 @@ def accept_case(case: Case, *, actor: Any, note: str = "") -> Case:
     """签收 a case dispatched to the actor's department; who signs is its handler unless one was named."""
     _locked(case)
     check(actor, Action.ACCEPT, case)
-    note = _text(note, "note", "说明", NOTE_MAX)
+    note = intake.clean_text(note, "note", "说明", NOTE_MAX)
     if case.assignee_id is None:
         case.assignee = actor
     transition(case, Action.ACCEPT, actor=actor, reason=note, update_fields=["assignee"])
@@ -218,7 +209,7 @@ def return_case(case: Case, *, actor: Any, reason: str) -> Case:
     """退回: the department gives the case back as not theirs; it waits to be dispatched again."""
     _locked(case)
     check(actor, Action.RETURN, case)
-    reason = _text(reason, "reason", "退回理由", NOTE_MAX, required=True)
+    reason = intake.clean_text(reason, "reason", "退回理由", NOTE_MAX, required=True)
     department = case.department_id
     case.department = case.assignee = None
     _lapse_pending_extension(case, "案件已退回, 延期申请失效")
@@ -246,7 +237,7 @@ def request_extension(case: Case, *, actor: Any, amount: int, unit: str, reason:
         raise Invalid(f"延长时限应为 1 到 {EXTENSION_MAX} 之间的整数", field="amount")
     if unit not in LimitUnit.values:
         raise Invalid(f"时限单位无效: {unit!r}", field="unit")
-    reason = _text(reason, "reason", "延期理由", NOTE_MAX, required=True)
+    reason = intake.clean_text(reason, "reason", "延期理由", NOTE_MAX, required=True)
     if case.extensions.filter(decision=Extension.Decision.PENDING).exists():
         raise Conflict(f"案件 {case.number} 已有待审批的延期申请", field="extension")
     now = timezone.now()
@@ -287,7 +278,7 @@ def grant_extension(extension: Extension, *, actor: Any, note: str = "") -> Exte
     """同意延期: the handling limit (`due_at`, `handle_due_at`) moves by the amount asked, from the
     current due, in working time; the new due warns and turns overdue afresh."""
     case, extension = _decide(extension, actor)
-    note = _text(note, "note", "审批意见", NOTE_MAX)
+    note = intake.clean_text(note, "note", "审批意见", NOTE_MAX)
     now = timezone.now()
     old_due = case.due_at or now
     new_due = add_limit(old_due, extension.amount, extension.unit)
@@ -315,7 +306,7 @@ def grant_extension(extension: Extension, *, actor: Any, note: str = "") -> Exte
 def refuse_extension(extension: Extension, *, actor: Any, note: str) -> Extension:
     """不同意延期, saying why; the limit stays."""
     case, extension = _decide(extension, actor)
-    note = _text(note, "note", "不同意的理由", NOTE_MAX, required=True)
+    note = intake.clean_text(note, "note", "不同意的理由", NOTE_MAX, required=True)
     now = timezone.now()
     extension.decision = Extension.Decision.REFUSED
     extension.decided_by, extension.decided_at, extension.note = actor, now, note
@@ -340,10 +331,10 @@ def feedback_case(case: Case, *, actor: Any, result: str, photos: Sequence[Any] 
     """处置反馈: the handler reports the result, with photos (uploads, or Evidence of this case)."""
     _locked(case)
     check(actor, Action.FEEDBACK, case)
-    result = _text(result, "result", "处置结果", TEXT_MAX, required=True)
+    result = intake.clean_text(result, "result", "处置结果", TEXT_MAX, required=True)
     checked = _photos(case, photos)
     with _files_removed_on_error() as names:
-        evidence = _store(case, checked, actor=actor, kind=Evidence.Kind.RESULT, names=names)
+        evidence = _keep_photos(case, checked, actor=actor, kind=Evidence.Kind.RESULT, names=names)
         _lapse_pending_extension(case, "案件已反馈, 延期申请失效")
         transition(case, Action.FEEDBACK, actor=actor, reason=result, attachments=evidence)
     return case
@@ -356,7 +347,7 @@ def verify_case(case: Case, *, actor: Any, ok: bool, note: str = "", photos: Seq
     _locked(case)
     action = Action.VERIFY_OK if ok else Action.VERIFY_FAIL
     check(actor, action, case)
-    note = _text(note, "note", "核查意见", NOTE_MAX, required=not ok)
+    note = intake.clean_text(note, "note", "核查意见", NOTE_MAX, required=not ok)
     checked = _photos(case, photos)
     now = timezone.now()
     fields: list[str] = []
@@ -366,7 +357,7 @@ def verify_case(case: Case, *, actor: Any, ok: bool, note: str = "", photos: Seq
     else:
         fields.append(_bump(case, "rework_count"))
     with _files_removed_on_error() as names:
-        evidence = _store(case, checked, actor=actor, kind=Evidence.Kind.VERIFY, names=names)
+        evidence = _keep_photos(case, checked, actor=actor, kind=Evidence.Kind.VERIFY, names=names)
         transition(case, action, actor=actor, reason=note, attachments=evidence, at=now, update_fields=fields)
     return case if ok else _refresh(case, "rework_count")
 
@@ -380,7 +371,7 @@ def callback_case(case: Case, *, actor: Any, satisfaction: str, note: str = "") 
         raise Conflict(f"案件 {case.number} 已回访", field="satisfaction")
     if satisfaction not in Case.Satisfaction.values:
         raise Invalid(f"满意度无效: {satisfaction!r}", field="satisfaction")
-    note = _text(note, "note", "回访意见", 500)
+    note = intake.clean_text(note, "note", "回访意见", 500)
     now = timezone.now()
     case.satisfaction, case.satisfaction_note, case.callback_at = satisfaction, note, now
     case.stage, case.stage_started_at, case.due_at = "", None, None
@@ -417,7 +408,7 @@ def merge_case(case: Case, into: Case, *, actor: Any, note: str = "") -> Case:
         )
     if case.category_id and into.category_id and case.category_id != into.category_id:
         raise Invalid(f"类别不同, 不能合并到案件 {into.number}", field="into")
-    note = _text(note, "note", "说明", NOTE_MAX)
+    note = intake.clean_text(note, "note", "说明", NOTE_MAX)
     case.duplicate_of = into
     moved = Case.objects.filter(duplicate_of=case, state=CaseState.MERGED).update(duplicate_of=into)
     transition(
@@ -439,7 +430,7 @@ def reopen_case(case: Case, *, actor: Any, reason: str) -> Case:
     and department are cleared (the history keeps them)."""
     _locked(case)
     check(actor, Action.REOPEN, case)
-    reason = _text(reason, "reason", "重办理由", NOTE_MAX, required=True)
+    reason = intake.clean_text(reason, "reason", "重办理由", NOTE_MAX, required=True)
     case.closed_at = case.closed_on_time = case.callback_at = None
     case.satisfaction = case.satisfaction_note = ""
     case.department = case.assignee = None
@@ -469,7 +460,7 @@ def supervise_case(case: Case, *, actor: Any, level: int, reason: str) -> Case:
         raise Conflict(
             f"督办级别只能提高: 案件 {case.number} 已是{case.supervision_level}级督办", field="level"
         )
-    reason = _text(reason, "reason", "督办事由", 200, required=True)
+    reason = intake.clean_text(reason, "reason", "督办事由", 200, required=True)
     now = timezone.now()
     Supervision.objects.create(case=case, level=level, at=now, by=actor, reason=reason)
     case.supervision_level = level
@@ -502,6 +493,6 @@ def add_note(case: Case, *, actor: Any, text: str) -> Case:
     """备注: a line in the history, in any state."""
     _locked(case)
     check(actor, Action.NOTE, case)
-    text = _text(text, "text", "备注", TEXT_MAX, required=True)
+    text = intake.clean_text(text, "text", "备注", TEXT_MAX, required=True)
     transition(case, Action.NOTE, actor=actor, reason=text)
     return case

@@ -20,6 +20,7 @@ from shequ.core.audit import audit
 from shequ.registry import identifiers
 from shequ.registry.imports.columns import COLUMNS, KIND_NAMES, KINDS
 from shequ.registry.imports.reading import Rejected, Table, read_table
+from shequ.registry.services import Checked
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,18 @@ class Importer:
 
     def warning(self, number: int, column: str, value: Any, message: str) -> None:
         self.ctx.problems.warning(number, column, value, message)
+
+    def accept(self, number: int, raw: dict[str, Any], checked: Checked) -> dict[str, Any] | None:
+        """Report a checked row's errors and warnings against its cells; its values, with the source
+        columns, when it has no error, else None."""
+        for column, message in checked.errors:
+            self.error(number, column, raw.get(column), message)
+        for column, message in checked.warnings:
+            self.warning(number, column, raw.get(column), message)
+        if not checked.ok:
+            return None
+        self.source(raw, checked.values)
+        return checked.values
 
     def source(self, raw: dict[str, Any], values: dict[str, Any]) -> None:
         """来源/来源编号 columns, the default source being "import"."""

@@ -17,7 +17,6 @@ from django.db import models
 from shequ.accounts.models import Department
 from shequ.grids import index as grid_index
 from shequ.grids.models import Grid
-from shequ.registry import identifiers
 from shequ.registry.imports.engine import BATCH, DEFAULT_SOURCE, Importer, ProgressFn, chunks
 from shequ.registry.imports.reading import CellError, date_value, long_number, number_value, text
 from shequ.registry.models import (
@@ -286,16 +285,13 @@ class HouseholdsImporter(Importer):
 
     def check(self, number: int, raw: dict[str, Any]) -> dict[str, Any] | None:
         out = check_household({k: text(v) for k, v in raw.items()}, self.grids, self.buildings)
-        for column, message in out.errors:
-            self.error(number, column, raw.get(column), message)
-        grid_id = out.values.get("grid_id")
-        if out.ok and grid_id is not None and not self.ctx.in_scope(grid_id):
+        values = self.accept(number, raw, out)
+        if values is None:
+            return None
+        grid_id = values.get("grid_id")
+        if grid_id is not None and not self.ctx.in_scope(grid_id):
             self.error(number, "grid", raw.get("grid"), "该网格不在您的管辖范围内")
             return None
-        if not out.ok:
-            return None
-        values = out.values
-        self.source(raw, values)
         dwelling_key = values.pop("_dwelling_key", None)
         values["_dwelling"] = dwelling_key
         values["dwelling_id"] = self.dwellings.get(dwelling_key) if dwelling_key else None
@@ -390,14 +386,7 @@ class BuildingsImporter(LocatedImporter):
     def check(self, number: int, raw: dict[str, Any]) -> dict[str, Any] | None:
         out = check_building(raw)
         self.point(number, raw, out)
-        for column, message in out.errors:
-            self.error(number, column, raw.get(column), message)
-        for column, message in out.warnings:
-            self.warning(number, column, raw.get(column), message)
-        if not out.ok:
-            return None
-        self.source(raw, out.values)
-        return out.values
+        return self.accept(number, raw, out)
 
 
 def check_building(raw: dict[str, Any]) -> Checked:
@@ -459,16 +448,6 @@ class OrganizationsImporter(LocatedImporter):
             self.error(number, "credit_code", raw.get("credit_code"), str(exc))
             return None
         out = check_organization({**r, "lon": text(raw.get("lon")), "lat": text(raw.get("lat"))})
-        for key, limit in (("name", 150), ("legal_representative", 50), ("address", 200)):
-            if len(out.values.get(key) or "") > limit:
-                out.errors.append((key, f"过长 (最多{limit}字)"))
-        if phone := r.get("phone"):
-            try:
-                identifiers.parse_phone(phone)
-            except identifiers.IdentifierError as exc:
-                out.errors.append(("phone", f"电话号码无效: {exc}"))
-            if len(phone) > 30:
-                out.errors.append(("phone", "电话号码过长"))
         try:
             out.values["staff_count"] = number_value(raw.get("staff_count"), "从业人数", integer=True)
         except CellError as exc:
@@ -477,19 +456,15 @@ class OrganizationsImporter(LocatedImporter):
         out.values["building_id"] = self.buildings.get(building) if building else None
         if building and out.values["building_id"] is None:
             out.errors.append(("building", f"楼栋编码 {building} 未登记"))
-        for column, message in out.errors:
-            self.error(number, column, raw.get(column), message)
-        for column, message in out.warnings:
-            self.warning(number, column, raw.get(column), message)
-        if not out.ok:
+        values = self.accept(number, raw, out)
+        if values is None:
             return None
-        self.source(raw, out.values)
-        if not out.values["credit_code"] and not out.values["source_id"]:
+        if not values["credit_code"] and not values["source_id"]:
             self.error(
                 number, "credit_code", "", "统一社会信用代码和来源编号至少填一项, 以便重新导入时找到同一单位"
             )
             return None
-        return out.values
+        return values
 
 
 # --- assets ------------------------------------------------------------------------------------
@@ -520,14 +495,7 @@ class AssetsImporter(LocatedImporter):
     def check(self, number: int, raw: dict[str, Any]) -> dict[str, Any] | None:
         out = check_asset(raw, self.categories, self.departments)
         self.point(number, raw, out)
-        for column, message in out.errors:
-            self.error(number, column, raw.get(column), message)
-        for column, message in out.warnings:
-            self.warning(number, column, raw.get(column), message)
-        if not out.ok:
-            return None
-        self.source(raw, out.values)
-        return out.values
+        return self.accept(number, raw, out)
 
 
 def check_asset(raw: dict[str, Any], categories: dict[str, Any], departments: dict[str, Any]) -> Checked:

@@ -19,6 +19,11 @@ from shequ.registry.imports.columns import COLUMNS, KIND_NAMES, Column, header_l
 
 HEADER_SEARCH_ROWS = 10  # a title row or two above the header is common in Chinese templates
 ZIP_INFLATION_LIMIT = 20  # uncompressed workbook may be at most this many times IMPORT_MAX_BYTES
+# The reader holds a sheet as a dense grid from A1 to its last cell, some 40 bytes a cell: one stray
+# cell at XFD1048576 in a 2 KB file would ask for half a terabyte and abort the process.
+MAX_SHEET_CELLS = 20_000_000
+# A cell with content: an empty one (`<c r="Z9" s="1"/>`, formatting only) is skipped by the reader too.
+CELL_REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=[\"']([A-Z]{1,3})([0-9]{1,7})[\"'][^>]*(?<!/)>")
 
 
 class Rejected(Exception):
@@ -82,6 +87,11 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
         raise Rejected("这是一个压缩包, 但不是 Excel 工作簿 (.xlsx)")
     if inflated > ZIP_INFLATION_LIMIT * settings.IMPORT_MAX_BYTES:
         raise Rejected("工作簿解压后过大, 无法导入")
+    rows, columns = _sheet_extent(data)
+    if rows * columns > MAX_SHEET_CELLS:
+        raise Rejected(
+            f"工作表的范围过大 ({rows} 行 × {columns} 列): 请删除数据下方和右侧的空行空列(或拆分文件)后再导入"
+        )
     try:
         workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         visible = [
@@ -96,6 +106,27 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
         return list(workbook.get_sheet_by_index(visible[0]).iter_rows())
     except python_calamine.CalamineError as exc:
         raise Rejected(f"无法读取 Excel 工作簿: {exc}") from None
+
+
+def _sheet_extent(data: bytes) -> tuple[int, int]:
+    """The largest row and column any cell of any worksheet names (its `r` reference), read in chunks."""
+    rows = columns = 1
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            with archive.open(name) as part:
+                tail = b""
+                while chunk := part.read(1 << 20):
+                    window = tail + chunk
+                    for letters, digits in CELL_REF.findall(window):
+                        rows = max(rows, int(digits))
+                        column = 0
+                        for letter in letters:
+                            column = column * 26 + letter - 64
+                        columns = max(columns, column)
+                    tail = window[-200:]  # a reference cut by the chunk's end is found whole next time
+    return rows, columns
 
 
 def _csv_rows(data: bytes) -> list[list[Any]]:
