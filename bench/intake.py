@@ -8,7 +8,9 @@ rules and accounts), times:
   checks, grid lookup, duplicate search, routing with an auto-file + auto-dispatch rule, history,
   audit and outbox rows, the answer's serialization); every case ends dispatched;
 - a raw `bulk_create` of Case rows with the same fields (state, stage, department, numbers): the
-  floor the database itself sets.
+  floor the database itself sets;
+- the deadline sweep over all of them just past their due: every case marked overdue and
+  supervised (history, audit, outbox events, rollups refreshed by the delivered events).
 
 Reports are placed on a lattice over the grids, spaced wider than the category's duplicate radius,
 so none is merged and each takes the routing path. SQLite by default (a temporary file); with
@@ -190,6 +192,17 @@ def run(label: str, n_api: int, n_raw: int) -> None:
         Case.objects.bulk_create(rows, batch_size=1000)
     raw = time.perf_counter() - t
 
+    # The deadline sweep over all of them, just past their due: each is marked overdue and
+    # supervised, with its history, audit and events; the events' rollup refresh included.
+    from shequ.cases.services.deadlines import sweep_deadlines
+    from shequ.core.models import Event
+
+    assert sample.due_at is not None
+    t = time.perf_counter()
+    counts = sweep_deadlines(now=sample.due_at + dt.timedelta(minutes=1))
+    sweep = time.perf_counter() - t
+    assert not Event.objects.filter(handled_at__isnull=True).exists()
+
     api_rate, raw_rate = n_api / api, n_raw / raw
     print(f"{n_api:,} reports through the API ({history / n_api:.1f} history lines each), {n_raw:,} raw rows")
     print(f"cases before: {before:,}; database: {connection.vendor}\n")
@@ -199,6 +212,11 @@ def run(label: str, n_api: int, n_raw: int) -> None:
     print(f"{'raw bulk_create of Case rows':<58} {n_raw:>7,} {raw:>8.2f} {raw_rate:>9,.0f}")
     print(
         f"\nAPI rate / raw insert rate: {api_rate / raw_rate:.3f} (raw is {raw_rate / api_rate:.0f}x faster)"
+    )
+    print(
+        f"deadline sweep: {counts['checked']:,} cases checked, {counts['overdue']:,} marked overdue and"
+        f" {counts['supervised']:,} supervised in {sweep:.1f} s ({counts['checked'] / sweep:,.0f} cases/s,"
+        " events delivered and rolled up)"
     )
 
 

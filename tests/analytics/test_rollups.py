@@ -171,7 +171,7 @@ def test_transitions_keep_rollups_fresh(
 def test_deadline_events_and_replays(
     world: dict[str, Any], make_case: Callable[..., Any], users: dict[str, Any]
 ) -> None:
-    from shequ.analytics.handlers import roll_up_case
+    from shequ.analytics.handlers import roll_up_cases
     from shequ.analytics.measures import measures
     from shequ.cases.events import CaseDeadline
     from shequ.cases.models import Case
@@ -180,16 +180,17 @@ def test_deadline_events_and_replays(
     case = make_case(
         grid=world["grid12"], state="in_progress", created_at=at(3, 3, 9), handle_due_at=at(3, 4, 9)
     )
-    roll_up_case(CaseDeadline(case_id=case.pk, number=case.number, what="overdue", stage="handle",
-                              due_at="", level=0, grid_id=None, department_id=None), None)  # type: ignore[arg-type]  # fmt: skip
+    early = CaseDeadline(case_id=case.pk, number=case.number, what="overdue", stage="handle", due_at="",
+                         level=0, grid_id=None, department_id=None)  # fmt: skip
+    roll_up_cases([early], [])
     march = {"start": dt.date(2025, 3, 1), "end": dt.date(2025, 3, 31)}
     assert measures(admin, **march)[0]["overdue"] == 0
     Case.objects.filter(pk=case.pk).update(overdue_at=at(3, 4, 9, 5))
     event = CaseDeadline(case_id=case.pk, number=case.number, what="overdue", stage="handle", due_at="",
                          level=0, grid_id=None, department_id=None)  # fmt: skip
-    roll_up_case(event, None)  # type: ignore[arg-type]
+    roll_up_cases([event, event], [])  # two events of one case: one refresh
     rows = rollup_rows()
-    roll_up_case(event, None)  # type: ignore[arg-type]  # a replay moves nothing
+    roll_up_cases([event], [])  # a replay moves nothing
     assert rollup_rows() == rows
     assert measures(admin, **march)[0]["overdue"] == 1
 
