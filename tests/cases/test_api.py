@@ -148,6 +148,52 @@ def test_a_resident_reports_only_as_a_resident(w):
     assert Case.objects.count() == 0
 
 
+def test_a_grid_worker_handles_on_the_spot_once_per_key_and_only_in_their_grid(w, case_media):
+    worker = client_for(w["worker11"])
+    before, after = io.BytesIO(make_jpeg()), io.BytesIO(make_jpeg((40, 30)))
+    before.name, after.name = "before.jpg", "after.jpg"
+    data = {
+        "category": str(w["garbage"].pk),
+        "description": "绿地内塑料袋",
+        "result": "已当场捡拾",
+        "lon": str(IN_GRID11[0]),
+        "lat": str(IN_GRID11[1]),
+        "photos": [before],
+        "result_photos": [after],
+    }
+    first = worker.post("/api/cases/on-the-spot/", data, format="multipart", HTTP_IDEMPOTENCY_KEY="spot-1")
+    case = body(first)
+    assert first.status_code == 201
+    assert (case["state"], case["self_handled"], case["grid"]) == ("closed", True, w["grid11"].code)
+    assert [h["action"] for h in case["history"]] == ["report", "handle_on_the_spot"]
+    assert sorted(e["kind"] for e in case["evidence"]) == ["report", "result"]
+    again = worker.post(
+        "/api/cases/on-the-spot/",
+        {k: v for k, v in data.items() if "photos" not in k},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY="spot-1",
+    )
+    assert again.status_code == 200 and again.json()["id"] == case["id"]
+    assert Case.objects.count() == 1 and Evidence.objects.count() == 2
+
+    # Outside the worker's grid, for another role, or without a result: refused, nothing written.
+    elsewhere = {**data, "lon": IN_GRID21[0], "lat": IN_GRID21[1], "photos": [], "result_photos": []}
+    assert post(worker, "/api/cases/on-the-spot/", elsewhere).status_code == 403
+    spot = {
+        "category": w["garbage"].pk,
+        "description": "x",
+        "result": "已处理",
+        "lon": IN_GRID11[0],
+        "lat": IN_GRID11[1],
+    }
+    assert post(client_for(w["operator"]), "/api/cases/on-the-spot/", spot).status_code == 403
+    blank = post(worker, "/api/cases/on-the-spot/", {**spot, "result": " "})
+    assert blank.status_code in (400, 422) and blank.json()["field"] == "result"
+    missing = post(worker, "/api/cases/on-the-spot/", {**spot, "category": 999_999})
+    assert missing.status_code == 422 and missing.json()["field"] == "category"
+    assert Case.objects.count() == 1
+
+
 # --- the acts -------------------------------------------------------------------------------------
 
 

@@ -550,7 +550,7 @@ def test_a_grid_worker_handles_on_the_spot(case_users, case_categories):
     ads = case_categories["非法小广告"]
     at = dt.datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
     with time_machine.travel(at, tick=False):
-        case = intake.handle_on_the_spot(
+        case, created = intake.handle_on_the_spot(
             actor=worker,
             description="电线杆上贴了小广告",
             category=ads,
@@ -560,6 +560,7 @@ def test_a_grid_worker_handles_on_the_spot(case_users, case_categories):
             photos=[make_jpeg()],
             result_photos=[make_jpeg((40, 30))],
         )
+    assert created
     case.refresh_from_db()
     assert (case.state, case.self_handled, case.closed_on_time) == (CaseState.CLOSED, True, True)
     assert case.filed_at == case.handled_at == case.closed_at == at

@@ -118,7 +118,7 @@ def test_illegal_transition_is_refused_and_changes_nothing(flow, action, state):
 
 def test_handle_on_the_spot_reports_and_closes_at_once(flow):
     worker = flow.users["worker11"]
-    case = intake.handle_on_the_spot(
+    case, created = intake.handle_on_the_spot(
         actor=worker,
         description="绿地内塑料袋",
         category=flow.category,
@@ -126,6 +126,7 @@ def test_handle_on_the_spot_reports_and_closes_at_once(flow):
         lat=IN_GRID11[1],
         result="已当场捡拾",
     )
+    assert created
     assert (case.state, case.self_handled, case.closed_on_time) == (CaseState.CLOSED, True, True)
     entry = case.history.get(action=Action.HANDLE_ON_THE_SPOT)
     assert (entry.from_state, entry.to_state) == (CaseState.REPORTED, CaseState.CLOSED)

@@ -414,6 +414,18 @@ class ReportInput(StrictInput):
     photos = photo_list()
 
 
+class OnTheSpotInput(StrictInput):
+    category = serializers.IntegerField(min_value=1, max_value=MAX_PK)
+    title = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    description = serializers.CharField(max_length=2000)
+    result = serializers.CharField(max_length=2000)
+    lon = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    address = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    photos = photo_list()
+    result_photos = photo_list()
+
+
 class NoteInput(StrictInput):
     note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
@@ -528,6 +540,23 @@ EVIDENCE_ID = OpenApiParameter("evidence_id", int, OpenApiParameter.PATH)
 UPLOAD_PARSERS = [JSONParser, MultiPartParser]
 
 
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="重试时携带同一值: 不会重复立案, 返回 200 与首次的案件",
+)
+
+
+def idempotency_key(request: Request) -> str:
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if len(key) > IDEMPOTENCY_MAX or not key.isprintable():
+        raise BadRequest(
+            f"{IDEMPOTENCY_HEADER} 应为不超过 {IDEMPOTENCY_MAX} 个可见字符", field=IDEMPOTENCY_HEADER
+        )
+    return key
+
+
 def case_id(pk: Any) -> int:
     return parse_pk(pk)
 
@@ -595,14 +624,7 @@ class CaseViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request={"application/json": ReportInput, "multipart/form-data": ReportInput},
-        parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_HEADER,
-                str,
-                OpenApiParameter.HEADER,
-                description="重试时携带同一值: 不会重复立案, 返回 200 与首次的案件",
-            )
-        ],
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             201: OpenApiResponse(CaseDetailSerializer, description="新上报的案件"),
             200: OpenApiResponse(CaseDetailSerializer, description="同一 Idempotency-Key 的重试: 首次的案件"),
@@ -612,11 +634,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         """上报: JSON, or multipart with `photos`. A retry with the same Idempotency-Key is harmless."""
         user: Any = request.user
-        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-        if len(key) > IDEMPOTENCY_MAX or not key.isprintable():
-            raise BadRequest(
-                f"{IDEMPOTENCY_HEADER} 应为不超过 {IDEMPOTENCY_MAX} 个可见字符", field=IDEMPOTENCY_HEADER
-            )
+        key = idempotency_key(request)
         data = dict(read_input(ReportInput, request).validated_data)
         category = active_category(data.pop("category", None))
         source = data.pop("source", None) or intake.default_source(user.role)
@@ -627,6 +645,33 @@ class CaseViewSet(viewsets.GenericViewSet):
             photos=data.pop("photos", []),
             idempotency_key=key,
             **data,
+        )
+        return self._shown(case.pk, acted_on=case, status=201 if created else 200)
+
+    @extend_schema(
+        request={"application/json": OnTheSpotInput, "multipart/form-data": OnTheSpotInput},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={
+            201: OpenApiResponse(CaseDetailSerializer, description="已上报并办结的案件"),
+            200: OpenApiResponse(CaseDetailSerializer, description="同一 Idempotency-Key 的重试: 首次的案件"),
+            **refusals(400, 403, 413, 422),
+        },
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="on-the-spot",
+        url_name="on-the-spot",
+        parser_classes=UPLOAD_PARSERS,
+    )
+    def on_the_spot(self, request: Request) -> Response:
+        """自行处置: a grid worker reports a problem in their grid that they solved there; the case is
+        reported and closed at once. JSON, or multipart with `photos` (before) and `result_photos`."""
+        key = idempotency_key(request)
+        data = dict(read_input(OnTheSpotInput, request).validated_data)
+        category = active_category(data.pop("category"))
+        case, created = intake.handle_on_the_spot(
+            actor=request.user, category=category, idempotency_key=key, **data
         )
         return self._shown(case.pk, acted_on=case, status=201 if created else 200)
 

@@ -408,7 +408,8 @@ def _submit_report(form: ReportForm, user: Any, *, self_handle: bool) -> Case:
     if self_handle:
         if not form.may_self_handle:
             raise PermissionDenied
-        return intake.handle_on_the_spot(result=data["result"], **common)
+        case, _created = intake.handle_on_the_spot(result=data["result"], **common)
+        return case
     extra: dict[str, Any] = {}
     if form.for_command_center:
         extra = {

@@ -730,24 +730,25 @@ def handle_on_the_spot(
     *,
     actor: Any,
     description: str,
-    category: Category,
-    lon: Any,
-    lat: Any,
+    category: Category | None,
     result: str,
+    lon: Any = None,
+    lat: Any = None,
     photos: Sequence[Any] = (),
     result_photos: Sequence[Any] = (),
     title: str = "",
     address: str = "",
     idempotency_key: str = "",
-) -> Case:
+) -> tuple[Case, bool]:
     """自行处置: a grid worker found a problem in their grid and solved it there. The case is
-    reported and closed at once (`self_handled`), its history showing both steps."""
+    reported and closed at once (`self_handled`), its history showing both steps. Returns (case,
+    created); a retry with the same idempotency key returns the first case and False."""
     _check_actor(actor)
     if isinstance(actor, str) or actor.role != Role.GRID_WORKER:
         raise Forbidden("只有网格员可以自行处置")
     existing = _existing(actor, Source.GRID_WORKER, str(idempotency_key or "").strip(), "")
     if existing is not None:
-        return existing
+        return existing, False
     if category is None:
         raise Invalid("自行处置须选择类别", field="category")
     outcome = clean_text(result, "result", "处置结果", DESCRIPTION_MAX, required=True)
@@ -776,7 +777,7 @@ def handle_on_the_spot(
             now = timezone.now()
             case, created = _insert(report, actor=actor, now=now)
             if not created:
-                return case
+                return case, False
             report_evidence = [
                 store_photo(case, p, actor=actor, kind=Evidence.Kind.REPORT, stored=stored) for p in before
             ]
@@ -814,4 +815,4 @@ def handle_on_the_spot(
     except BaseException:
         delete_files(stored)
         raise
-    return case
+    return case, True
