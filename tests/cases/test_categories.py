@@ -46,9 +46,10 @@ def test_components_are_the_registry_asset_categories():
     [
         ("event", "0102", "暴露垃圾", Urgency.NORMAL, (4, LimitUnit.HOURS)),
         ("event", "0302", "违法建设", Urgency.NORMAL, (15, LimitUnit.DAYS)),
-        ("event", "0401", "井盖缺失", Urgency.URGENT, (2, LimitUnit.HOURS)),
-        ("event", "0405", "燃气泄漏", Urgency.CRITICAL, (30, LimitUnit.MINUTES)),
-        ("component", "0111", "燃气井盖", Urgency.URGENT, (2, LimitUnit.HOURS)),
+        ("event", "0401", "井盖缺失", Urgency.URGENT, (2, LimitUnit.CLOCK_HOURS)),
+        ("event", "0405", "燃气泄漏", Urgency.CRITICAL, (30, LimitUnit.CLOCK_MINUTES)),
+        ("component", "0111", "燃气井盖", Urgency.URGENT, (2, LimitUnit.CLOCK_HOURS)),
+        ("component", "0115", "消防栓", Urgency.URGENT, (1, LimitUnit.DAYS)),
         ("component", "0404", "绿地", Urgency.NORMAL, (3, LimitUnit.DAYS)),
     ],
 )
@@ -66,6 +67,22 @@ def test_a_gas_leak_is_due_in_minutes_and_exposed_rubbish_the_same_afternoon():
     assert deadline_for(gas, Stage.FILE, monday_9) == monday_9 + dt.timedelta(minutes=5)
     # 3 working hours before the 12:00–14:00 break, the 4th after it.
     assert deadline_for(rubbish, Stage.HANDLE, monday_9) == monday_9.replace(hour=15)
+
+
+def test_an_emergency_at_night_on_a_holiday_runs_round_the_clock():
+    """Urgent and critical categories count filing, dispatch, accepting and short handling limits
+    in clock time: a gas leak at 3 a.m. on National Day is due at 3:30, not on the next working
+    day; an ordinary problem reported then waits for working hours."""
+    night = dt.datetime(2026, 10, 2, 3, 0, tzinfo=SHANGHAI)  # a holiday of the official calendar
+    gas = Category.objects.get(kind="event", code="0405")
+    manhole = Category.objects.get(kind="event", code="0401")
+    rubbish = Category.objects.get(kind="event", code="0102")
+    assert deadline_for(gas, Stage.HANDLE, night) == night + dt.timedelta(minutes=30)
+    assert deadline_for(gas, Stage.DISPATCH, night) == night + dt.timedelta(minutes=5)
+    assert deadline_for(manhole, Stage.HANDLE, night) == night + dt.timedelta(hours=2)
+    assert deadline_for(rubbish, Stage.HANDLE, night) > dt.datetime(2026, 10, 8, 9, 0, tzinfo=SHANGHAI)
+    # Verification and callback stay in working time.
+    assert limit_for(gas, Stage.VERIFY)[1] == LimitUnit.HOURS
 
 
 def test_rerun_renames_by_code_and_keeps_what_administrators_changed():

@@ -16,7 +16,7 @@ import time_machine
 from django.core.management import call_command
 from django.db import DatabaseError
 
-from shequ.cases.models import Case, CaseState, Extension, Stage, Supervision
+from shequ.cases.models import Case, CaseState, Extension, LimitUnit, Stage, Supervision, TimeLimit
 from shequ.cases.services import deadlines, workflow
 from shequ.cases.services.deadlines import Limits, deadline_for, sweep_deadlines
 from shequ.cases.tasks import sweep_deadlines_task
@@ -138,6 +138,25 @@ def test_overdue_and_supervision_levels(handling):
     ]
     supervised = handling.history.filter(action="supervise")
     assert [h.actor_name for h in supervised] == ["system"] * 3
+
+
+def test_a_round_the_clock_limit_warns_and_supervises_in_clock_time(flow):
+    """2 clock hours of handling from 03:00 on a holiday night: warned at 04:36 (80 %), overdue
+    after 05:00, level 2 at 07:00 and 3 at 09:00, the holiday notwithstanding."""
+    TimeLimit.objects.filter(category=flow.category, stage=Stage.HANDLE).update(
+        amount=2, unit=LimitUnit.CLOCK_HOURS
+    )
+    with frozen(at(10, 2, 3)):
+        case = flow.to_state(CaseState.IN_PROGRESS)
+    assert case.due_at == at(10, 2, 5)
+    assert changes(sweep_deadlines(at(10, 2, 4, 35))) == NOTHING
+    assert changes(sweep_deadlines(at(10, 2, 4, 36))) == {**NOTHING, "warning": 1}
+    assert changes(sweep_deadlines(at(10, 2, 5, 1))) == {**NOTHING, "overdue": 1, "supervised": 1}
+    assert changes(sweep_deadlines(at(10, 2, 6, 59))) == NOTHING
+    assert changes(sweep_deadlines(at(10, 2, 7))) == {**NOTHING, "supervised": 1}
+    assert changes(sweep_deadlines(at(10, 2, 9))) == {**NOTHING, "supervised": 1}
+    case.refresh_from_db()
+    assert case.supervision_level == 3
 
 
 def test_a_case_first_seen_late_is_overdue_once_and_supervised_to_its_level(handling):

@@ -90,9 +90,14 @@ class Stage(models.TextChoices):
 
 
 class LimitUnit(models.TextChoices):
+    """Working time follows the official calendar's working hours; clock time (自然时间) runs
+    round the clock, for emergencies that cannot wait for Monday morning."""
+
     MINUTES = "minutes", _("工作分钟")
     HOURS = "hours", _("工作小时")
     DAYS = "days", _("工作日")
+    CLOCK_MINUTES = "clock_minutes", _("自然分钟")
+    CLOCK_HOURS = "clock_hours", _("自然小时")
 
 
 class Category(TimeStampedModel):
@@ -140,7 +145,7 @@ class TimeLimit(models.Model):
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="time_limits")
     stage = models.CharField(_("阶段"), max_length=10, choices=Stage.choices)
     amount = models.PositiveIntegerField(_("时限"))
-    unit = models.CharField(_("单位"), max_length=8, choices=LimitUnit.choices, default=LimitUnit.HOURS)
+    unit = models.CharField(_("单位"), max_length=16, choices=LimitUnit.choices, default=LimitUnit.HOURS)
 
     class Meta:
         constraints = [
@@ -425,7 +430,7 @@ class Extension(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="extensions")
     amount = models.PositiveIntegerField(_("延长时限"))
-    unit = models.CharField(_("单位"), max_length=8, choices=LimitUnit.choices, default=LimitUnit.DAYS)
+    unit = models.CharField(_("单位"), max_length=16, choices=LimitUnit.choices, default=LimitUnit.DAYS)
     reason = models.TextField(_("延期理由"))
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -62,7 +62,15 @@ from shequ.cases.models import (
     Stage,
     Supervision,
 )
-from shequ.cases.services.deadlines import MAX_LEVEL, SYSTEM, WARN_AT, Limits, add_limit, limit_minutes
+from shequ.cases.services.deadlines import (
+    MAX_LEVEL,
+    SYSTEM,
+    Limits,
+    add_limit,
+    limit_minutes,
+    supervision_at,
+    warning_at,
+)
 from shequ.cases.services.intake import INTAKE, ROUTING
 from shequ.cases.services.machine import STAGE_OF, TRANSITIONS, Action
 from shequ.core import crypto
@@ -961,16 +969,13 @@ class _Track:
             return
         if until <= case.due_at:
             return
-        calendar = self.ctx.calendar
-        step = max(1, self.ctx.minutes(self.plan.category, case.stage))
-        at = case.due_at
+        amount, unit = self.ctx.limits.get(self.plan.category.pk, case.stage)
         for level in range(1, MAX_LEVEL + 1):
-            if level > 1:
-                at = calendar.add_working_minutes(at, step)
+            at = supervision_at(case.due_at, level, amount, unit, self.ctx.calendar)
             if at >= until:
                 break
             if level > case.supervision_level:
-                local = timezone.localtime(case.due_at, calendar.tz).strftime("%Y-%m-%d %H:%M")
+                local = timezone.localtime(case.due_at, self.ctx.calendar.tz).strftime("%Y-%m-%d %H:%M")
                 reason = f"超过{Stage(case.stage).label}时限({local}), 自动{level}级督办"
                 self._supervision(at, Actor(None, SYSTEM), level, reason, automatic=True)
 
@@ -991,9 +996,8 @@ class _Track:
         if self.state not in OPEN or case.due_at is None or case.stage_started_at is None:
             return
         self.sweep(ctx.reference)
-        calendar = ctx.calendar
-        total = calendar.working_minutes_between(case.stage_started_at, case.due_at)
-        warn = calendar.add_working_minutes(case.stage_started_at, math.ceil(WARN_AT * total))
+        _amount, unit = ctx.limits.get(self.plan.category.pk, case.stage)
+        warn = warning_at(case.stage_started_at, case.due_at, unit, ctx.calendar)
         if case.due_at < ctx.reference:
             case.overdue_at = case.due_at
             case.warned_at = min(warn, case.due_at)

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import logging
+import math
 from collections import Counter
 from typing import Any
 
@@ -64,9 +65,14 @@ class Limits:
         return DEFAULT_LIMITS[stage]
 
 
+CLOCK_MINUTES = {LimitUnit.CLOCK_MINUTES: 1, LimitUnit.CLOCK_HOURS: 60}  # round-the-clock units
+
+
 def add_limit(
     start: dt.datetime, amount: int, unit: str, calendar: WorkCalendar | None = None
 ) -> dt.datetime:
+    if unit in CLOCK_MINUTES:
+        return start + dt.timedelta(minutes=amount * CLOCK_MINUTES[LimitUnit(unit)])
     cal = calendar or working_calendar()
     if unit == LimitUnit.MINUTES:
         return cal.add_working_minutes(start, amount)
@@ -76,12 +82,40 @@ def add_limit(
 
 
 def limit_minutes(amount: int, unit: str, calendar: WorkCalendar) -> int:
-    """A limit as working minutes (a working day counts the calendar's working hours)."""
+    """A limit as minutes of its own kind of time: working minutes (a working day counts the
+    calendar's working hours), or clock minutes for a round-the-clock limit."""
+    if unit in CLOCK_MINUTES:
+        return amount * CLOCK_MINUTES[LimitUnit(unit)]
     if unit == LimitUnit.MINUTES:
         return amount
     if unit == LimitUnit.HOURS:
         return amount * 60
     return amount * calendar.minutes_per_day
+
+
+def _after(start: dt.datetime, minutes: int, unit: str, calendar: WorkCalendar) -> dt.datetime:
+    """`minutes` of the unit's kind of time after `start`."""
+    if unit in CLOCK_MINUTES:
+        return start + dt.timedelta(minutes=minutes)
+    return calendar.add_working_minutes(start, minutes)
+
+
+def warning_at(start: dt.datetime, due: dt.datetime, unit: str, calendar: WorkCalendar) -> dt.datetime:
+    """When a stage running from `start` to `due` warns: at WARN_AT of its time, counted in the
+    kind of time of its limit's unit."""
+    if unit in CLOCK_MINUTES:
+        total = int((due - start).total_seconds() // 60)
+    else:
+        total = calendar.working_minutes_between(start, due)
+    return _after(start, math.ceil(WARN_AT * total), unit, calendar)
+
+
+def supervision_at(
+    due: dt.datetime, level: int, amount: int, unit: str, calendar: WorkCalendar
+) -> dt.datetime:
+    """When a stage late since `due` reaches supervision `level`: level 1 at the due, one more per
+    further full stage limit (amount, unit) of lateness."""
+    return _after(due, (level - 1) * max(1, limit_minutes(amount, unit, calendar)), unit, calendar)
 
 
 def deadline_for(
@@ -181,7 +215,7 @@ def _plan(
     """What the sweep should do to a case now (no query), or None."""
     assert case.due_at is not None
     if case.due_at >= now:
-        return _Plan(warn=True) if case.warned_at is None and _past_warning(case, now, cal) else None
+        return _Plan(warn=True) if case.warned_at is None and _past_warning(case, now, cal, limits) else None
     level = _level_due(case, now, cal, limits) if case.state in supervisable else 0
     plan = _Plan(overdue=case.overdue_at is None, level=level if level > case.supervision_level else 0)
     return plan if plan.overdue or plan.level else None
@@ -208,22 +242,24 @@ def _apply(case: Case, plan: _Plan, now: dt.datetime) -> list[str]:
     return done
 
 
-def _past_warning(case: Case, now: dt.datetime, cal: WorkCalendar) -> bool:
+def _past_warning(case: Case, now: dt.datetime, cal: WorkCalendar, limits: Limits) -> bool:
     assert case.due_at is not None
-    if case.stage_started_at is None:
+    if case.stage_started_at is None or case.stage not in Stage.values:
         return False
-    total = cal.working_minutes_between(case.stage_started_at, case.due_at)
-    return cal.working_minutes_between(case.stage_started_at, now) >= WARN_AT * total
+    _amount, unit = limits.get(case.category_id, case.stage)
+    return now >= warning_at(case.stage_started_at, case.due_at, unit, cal)
 
 
 def _level_due(case: Case, now: dt.datetime, cal: WorkCalendar, limits: Limits) -> int:
-    """Level 1 once overdue, one more per further full stage limit (working time) overdue."""
+    """Level 1 once overdue, one more per further full stage limit overdue (supervision_at)."""
     assert case.due_at is not None
     if case.stage not in Stage.values:
         return 1
-    step = max(1, limit_minutes(*limits.get(case.category_id, case.stage), cal))
-    late = max(0, cal.working_minutes_between(case.due_at, now))
-    return min(MAX_LEVEL, 1 + late // step)
+    amount, unit = limits.get(case.category_id, case.stage)
+    level = 1
+    while level < MAX_LEVEL and supervision_at(case.due_at, level + 1, amount, unit, cal) <= now:
+        level += 1
+    return level
 
 
 def _claim(case: Case, **condition: Any) -> Any:
