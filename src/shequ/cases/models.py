@@ -354,6 +354,11 @@ class Case(TimeStampedModel):
         """Open and past its running stage's due: the rule of `selectors.overdue_q`, for one row."""
         return self.is_open and self.due_at is not None and self.due_at < now
 
+    def on_time_if_closed_at(self, at: dt.datetime) -> bool | None:
+        """按期结案: closed by the handling due (None when handling never had one). The measures
+        read the stored `closed_on_time` (analytics/definitions.py)."""
+        return None if self.handle_due_at is None else at <= self.handle_due_at
+
 
 class HistoryEntry(models.Model):
     """One line of a case's history: every transition, and notes that change no state."""

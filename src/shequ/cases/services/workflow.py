@@ -352,7 +352,7 @@ def verify_case(case: Case, *, actor: Any, ok: bool, note: str = "", photos: Seq
     now = timezone.now()
     fields: list[str] = []
     if ok:
-        case.closed_on_time = None if case.handle_due_at is None else now <= case.handle_due_at
+        case.closed_on_time = case.on_time_if_closed_at(now)
         fields.append("closed_on_time")
     else:
         fields.append(_bump(case, "rework_count"))
