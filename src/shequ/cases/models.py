@@ -355,9 +355,13 @@ class Case(TimeStampedModel):
         return self.is_open and self.due_at is not None and self.due_at < now
 
     def on_time_if_closed_at(self, at: dt.datetime) -> bool | None:
-        """按期结案: closed by the handling due (None when handling never had one). The measures
-        read the stored `closed_on_time` (analytics/definitions.py)."""
-        return None if self.handle_due_at is None else at <= self.handle_due_at
+        return closed_on_time(self.handle_due_at, at)
+
+
+def closed_on_time(handle_due_at: dt.datetime | None, closed_at: dt.datetime) -> bool | None:
+    """按期结案: closed by the handling due (None when handling never had one). The measures read
+    the stored `Case.closed_on_time` (analytics/definitions.py)."""
+    return None if handle_due_at is None else closed_at <= handle_due_at
 
 
 class HistoryEntry(models.Model):

@@ -61,6 +61,7 @@ from shequ.cases.models import (
     Source,
     Stage,
     Supervision,
+    closed_on_time,
 )
 from shequ.cases.services.deadlines import (
     MAX_LEVEL,
@@ -931,7 +932,7 @@ class _Track:
     def verify_ok(self, at: dt.datetime, actor: Actor) -> None:
         self.due_now(at)
         case = self.case
-        case.closed_on_time = case.on_time_if_closed_at(at)
+        case.closed_on_time = closed_on_time(case.handle_due_at, at)
         self.step(Action.VERIFY_OK, at, actor, "现场核查, 问题已解决")
 
     def callback(self, at: dt.datetime, actor: Actor, satisfaction: str, note: str) -> None:
