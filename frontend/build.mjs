@@ -1,12 +1,13 @@
 // Bundles the pages' scripts and styles into the Django static folder (gitignored output).
-// dashboard.js (ECharts) is a bundle of its own: only the dashboard page loads it.
+// dashboard.js (ECharts), onemap.js (the one map) and screen.js (the big screen) are bundles of
+// their own: only their pages load them.
 import * as esbuild from "esbuild";
 import { mkdirSync } from "node:fs";
 
 const outdir = "../src/shequ/web/static/build";
 mkdirSync(outdir, { recursive: true });
 await esbuild.build({
-  entryPoints: ["src/app.ts", "src/app.css", "src/dashboard.ts"],
+  entryPoints: ["src/app.ts", "src/app.css", "src/dashboard.ts", "src/onemap.ts", "src/screen.ts"],
   bundle: true,
   minify: true,
   sourcemap: true,

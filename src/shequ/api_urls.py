@@ -7,9 +7,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from shequ.accounts import api as accounts_api
 from shequ.analytics import api as analytics_api
 from shequ.cases import api as cases_api
+from shequ.command import api as command_api
 from shequ.core import api_views as core_api
 from shequ.grids import api as grids_api
+from shequ.live import api as live_api
+from shequ.onemap import api as onemap_api
 from shequ.registry import api as registry_api
+from shequ.units import api as units_api
 
 urlpatterns = [
     path("registry/", include(registry_api.urlpatterns)),
@@ -18,6 +22,10 @@ urlpatterns = [
     path("jobs/", include(core_api.urlpatterns)),
     path("cases/", include(cases_api.urlpatterns)),
     path("measures/", include(analytics_api.urlpatterns)),
+    path("command/", include(command_api.urlpatterns)),
+    path("units/", include(units_api.urlpatterns)),
+    path("live/", include(live_api.urlpatterns)),
+    path("onemap/", include(onemap_api.urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

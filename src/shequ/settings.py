@@ -107,6 +107,10 @@ INSTALLED_APPS = [
     "shequ.registry",
     "shequ.cases",
     "shequ.analytics",
+    "shequ.command",
+    "shequ.units",
+    "shequ.live",
+    "shequ.onemap",
     "shequ.web",
     "shequ.demo",
 ]

@@ -19,6 +19,10 @@ urlpatterns = [
     path("grids/", grid_views.grid_list, name="grids"),
     path("grids/<str:code>/", grid_views.grid_detail, name="grid"),
     path("cases/", include("shequ.cases.urls")),
+    path("command/", include("shequ.command.urls")),
+    path("units/", include("shequ.units.urls")),
+    path("live/", include("shequ.live.urls")),
+    path("onemap/", include("shequ.onemap.urls")),
 ]
 # One list page and one export per register: /registry/people/, /registry/people/export.xlsx
 for kind in KINDS.split("|"):

@@ -1,0 +1,1 @@
+"""The live feed: domain events pushed to command-center screens over server-sent events."""

@@ -1,0 +1,1 @@
+"""Units on duty: grid workers' and squads' status and last known positions."""
