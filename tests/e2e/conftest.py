@@ -64,9 +64,8 @@ def audit_log_flushable(transactional_db: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def browser_page(live_server: Any, audit_log_flushable: None) -> Iterator[Any]:
-    """A fresh Chromium page (zh-Hans, 1440×900). Data must be made before asking for it: the ORM
-    is not called while Playwright's event loop runs."""
+def chromium(audit_log_flushable: None) -> Iterator[Any]:
+    """Debian's Chromium, launched by Playwright; `browser.new_context(...)` for each user."""
     if not CHROMIUM.exists():
         _missing(str(CHROMIUM), "apt-get install chromium")
     if not ASSETS.exists():
@@ -74,25 +73,46 @@ def browser_page(live_server: Any, audit_log_flushable: None) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (test extra)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
         try:
-            yield page
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+def new_page(browser: Any, width: int = 1440, height: int = 900) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+@pytest.fixture
+def browser_page(live_server: Any, chromium: Any) -> Iterator[Any]:
+    """A fresh Chromium page (zh-Hans, 1440×900). Data must be made before asking for it: the ORM
+    is not called while Playwright's event loop runs."""
+    page = new_page(chromium)
+    try:
+        yield page
+    finally:
+        page.context.close()
 
 
 @pytest.fixture
 def screenshot(browser_page: Any) -> Any:
     """Save a screenshot to $SHEQU_E2E_SCREENSHOTS/<name>.png when that folder is given (to look
-    at the pages; screenshots are never committed)."""
-    folder = os.environ.get("SHEQU_E2E_SCREENSHOTS")
+    at the pages; screenshots are never committed; CI keeps them as artifacts)."""
 
     def take(name: str) -> None:
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            browser_page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        save_screenshot(browser_page, name)
 
     return take
+
+
+def save_screenshot(page: Any, name: str, *, full_page: bool = True) -> Path | None:
+    folder = os.environ.get("SHEQU_E2E_SCREENSHOTS")
+    if not folder:
+        return None
+    path = Path(folder) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
