@@ -46,6 +46,13 @@ class Action(models.TextChoices):
     REOPEN = "reopen", _("重办")
     SUPERVISE = "supervise", _("督办")
     NOTE = "note", _("备注")
+    # Lines about instructions (command.services): history only, not in TRANSITIONS, the state
+    # does not change and `check` is never asked about them.
+    INSTRUCT = "instruct", _("下达指令")
+    INSTRUCTION_ACK = "instruction_ack", _("签收指令")
+    INSTRUCTION_REPORT = "instruction_report", _("指令反馈")
+    INSTRUCTION_ESCALATE = "instruction_escalate", _("指令升级")
+    INSTRUCTION_CLOSE = "instruction_close", _("指令办结")
 
 
 # act → (states it may start from, state it leads to; None = the state does not change)
