@@ -207,6 +207,35 @@ CELERY_TASK_ACKS_LATE = True  # a task whose worker dies is delivered again (tas
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # an import can take minutes: do not hold tasks another could run
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before its broker waits for it
 
+# --- live feed (channel layer) --------------------------------------------------------------
+# Empty or "memory": Channels' in-memory layer, each ASGI process pumps the outbox to its own
+# clients. "redis://host:6379/N": channels-redis shared by every web host; one pump in the cluster
+# (a lease in Redis) fans the outbox out to all of them (docs/live.md).
+_channel_layer = env("CHANNEL_LAYER", "memory")
+if _channel_layer == "memory":
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
+elif _channel_layer.startswith(("redis://", "rediss://")):
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py's pool refuses a 101st connection at once (no waiting); group_add and
+                # group_discard of many clients connecting together may each take one for a moment.
+                "hosts": [{"address": _channel_layer, "max_connections": 1000}],
+                "prefix": "shequ",
+                "capacity": 1000,
+            },
+        }
+    }
+else:
+    raise ImproperlyConfigured('SHEQU_CHANNEL_LAYER must be empty, "memory" or a redis:// URL')
+LIVE_POLL_SECONDS = env_int("LIVE_POLL_MS", 250, low=20, high=10_000) / 1000
+LIVE_GAP_GRACE_SECONDS = env_int("LIVE_GAP_GRACE_MS", 2000, low=0, high=60_000) / 1000
+LIVE_HEARTBEAT_SECONDS = 15.0
+LIVE_REPLAY_MAX = 500
+
 # --- accounts and sessions ------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "web:login"
@@ -323,6 +352,8 @@ MAP_TILES_CRS = env_choice("MAP_TILES_CRS", "wgs84", ("wgs84", "cgcs2000", "gcj0
 
 # --- audit ----------------------------------------------------------------------------------
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, low=180, high=36500)
+# Units' position history (personal data): kept this many days, then purged hourly.
+UNITS_POSITION_RETENTION_DAYS = env_int("UNITS_POSITION_RETENTION_DAYS", 30, low=1, high=3650)
 
 LOGGING = {
     "version": 1,

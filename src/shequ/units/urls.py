@@ -1,6 +1,10 @@
 """Pages of units (docs/pages.md); included from shequ.web.urls under /units/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from shequ.units import views
 
 app_name = "units"
-urlpatterns: list = []
+urlpatterns = [
+    path("duty/", views.duty, name="duty"),
+]
