@@ -235,6 +235,7 @@ LIVE_POLL_SECONDS = env_int("LIVE_POLL_MS", 250, low=20, high=10_000) / 1000
 LIVE_GAP_GRACE_SECONDS = env_int("LIVE_GAP_GRACE_MS", 2000, low=0, high=60_000) / 1000
 LIVE_HEARTBEAT_SECONDS = 15.0
 LIVE_REPLAY_MAX = 500
+LIVE_CONNECT_CONCURRENCY = env_int("LIVE_CONNECT_CONCURRENCY", 16, low=1, high=10_000)
 
 # --- accounts and sessions ------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -347,6 +348,9 @@ SPECTACULAR_SETTINGS = {
 # --- map ------------------------------------------------------------------------------------
 # The basemap the pages draw: "offline" is the community's own layers; a tile URL template may
 # be given with the coordinate system its tiles use, and coordinates are converted at the edge.
+# The one map's tiles: "offline" (the community's own PMTiles basemap), "tianditu:<key>", "amap",
+# "tencent" or "osm:<url template>" (docs/configuration.md, "One map"); empty: MAP_TILES_URL's server.
+MAP_TILES = env("MAP_TILES", "")
 MAP_TILES_URL = env("MAP_TILES_URL", "")
 MAP_TILES_CRS = env_choice("MAP_TILES_CRS", "wgs84", ("wgs84", "cgcs2000", "gcj02", "bd09"))
 

@@ -2,10 +2,12 @@
 
 from django.urls import path
 
-from shequ.onemap import screen
+from shequ.onemap import screen, views
 
 app_name = "onemap"
 urlpatterns: list = [
+    path("", views.onemap, name="map"),
+    path("basemap.pmtiles", views.basemap_file, name="basemap"),
     path("screen/", screen.screen, name="screen"),
     path("screen/data/", screen.screen_data, name="screen_data"),
 ]
