@@ -47,6 +47,7 @@ migrate: $(STAMP)
 
 demo: $(STAMP) $(ASSETS) migrate
 	$(SHEQU) demo-community --scale $(SCALE) --if-absent
+	$(SHEQU) basemap
 	$(SHEQU) serve --port $(PORT)
 
 lint: $(TEST_STAMP)

@@ -1,6 +1,10 @@
 """Pages of live (docs/pages.md); included from shequ.web.urls under /live/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from shequ.live import views
 
 app_name = "live"
-urlpatterns: list = []
+urlpatterns = [
+    path("feed/", views.feed, name="feed"),
+]
