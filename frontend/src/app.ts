@@ -1,5 +1,6 @@
 // Entry point of the pages' script.
 import htmx from "htmx.org";
+import { connectFeed } from "./feed";
 import { watchJobs } from "./jobs";
 import { drawMaps } from "./map";
 import { startReport } from "./report";
@@ -12,7 +13,23 @@ htmx.config.responseHandling = [
   { code: "[45]..", swap: false, error: true },
 ];
 
+// Parts of a page marked data-live="<event type>" (an inbox, a list) refresh themselves through
+// HTMX (hx-trigger "live") when the live feed brings an event of that type: a new instruction
+// shows at once, not at the next poll. One feed connection per page, only where such parts are.
+function startLive(): void {
+  if (!document.querySelector("[data-live]")) return;
+  connectFeed({
+    onEvent: (m) => {
+      document.querySelectorAll<HTMLElement>("[data-live]").forEach((el) => {
+        if (el.dataset.live === m.type) htmx.trigger(el, "live");
+      });
+    },
+    onReset: () => undefined, // the poll reloads the rows anyway
+  });
+}
+
 function start(): void {
+  startLive();
   drawMaps();
   watchJobs();
   startReport();

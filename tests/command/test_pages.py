@@ -78,7 +78,8 @@ def test_inbox_acknowledge_and_report(people, flow):
     c = page(people["handler"])
     html = c.get("/command/inbox/").content.decode()
     assert f'data-instruction="{ins.pk}"' in html and f'data-instruction="{other.pk}"' not in html
-    assert 'hx-trigger="every 15s"' in html
+    # Polled, and refreshed at once when the live feed brings an instruction (app.ts, data-live).
+    assert 'hx-trigger="every 15s, live" data-live="command.instruction"' in html
     partial = c.get("/command/inbox/", headers={"HX-Request": "true"})
     assert partial.status_code == 200 and partial.content.decode().startswith("<tbody")
     ack = c.post(f"/command/{ins.pk}/act/acknowledge/", {"next": "/command/inbox/"})

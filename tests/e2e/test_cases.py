@@ -120,7 +120,7 @@ def test_case_loop_through_the_pages(people, live_server, browser_page, screensh
     log_in(page, base, people["operator"])
     page.goto(f"{base}/cases/{number}/")
     act(page, "verify_ok", "closed")
-    timeline = page.locator(".timeline").inner_text()
+    timeline = page.locator("#case-timeline").inner_text()
     for step in ("上报", "立案", "派遣", "签收", "处置反馈", "核查通过", "队员丙", "坐席乙"):
         assert step in timeline
     screenshot("case-closed")
