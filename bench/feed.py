@@ -31,37 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from _common import throwaway_database  # noqa: E402  (bench/ is the script's folder)
+
 REDIS_URL = "redis://127.0.0.1:6379/12"
-
-
-def throwaway_database() -> tuple[str, Any]:
-    """Point SHEQU_DATABASE_URL at a fresh database; returns (label, cleanup)."""
-    url = os.environ.get("SHEQU_DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        os.environ.pop("SHEQU_DATABASE_URL", None)  # settings' default: a SQLite file in VAR_DIR
-        return "SQLite", lambda: None
-    import psycopg
-
-    name = f"shequ_bench_feed_{os.getpid()}"
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["SHEQU_DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return "PostgreSQL", drop
 
 
 def _free_port() -> int:
@@ -329,7 +305,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shequ.settings")
     os.environ["SHEQU_LOG_LEVEL"] = "WARNING"
     os.environ.setdefault("SHEQU_DEBUG", "0")
-    label, cleanup = throwaway_database()
+    label, cleanup = throwaway_database("bench_feed")
     import django
 
     django.setup()

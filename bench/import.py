@@ -24,9 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from _common import throwaway_database
 
 HEADERS = [
     "姓名",
@@ -91,31 +92,6 @@ def to_csv(rows: list[list[Any]]) -> bytes:
     writer.writerow(HEADERS)
     writer.writerows(rows)
     return out.getvalue().encode("utf-8-sig")
-
-
-def throwaway_database() -> tuple[str, Any]:
-    """Point SHEQU_DATABASE_URL at a fresh database; returns (label, cleanup)."""
-    url = os.environ.get("SHEQU_DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        os.environ.pop("SHEQU_DATABASE_URL", None)  # settings' default: a SQLite file in VAR_DIR
-        return "SQLite", lambda: None
-    import psycopg
-
-    name = f"shequ_bench_{os.getpid()}"
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["SHEQU_DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return "PostgreSQL", drop
 
 
 def main() -> None:

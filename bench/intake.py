@@ -30,39 +30,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from _common import throwaway_database
 
 CATEGORY = "0118"  # 部件 路灯: the demo routes it to 城管 with auto-file and auto-dispatch
 SPACING_M = 60.0  # wider than the category's duplicate radius (20 m)
 REFERENCE = dt.datetime(2026, 3, 18, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-
-
-def throwaway_database() -> tuple[str, Any]:
-    """Point SHEQU_DATABASE_URL at a fresh database; returns (label, cleanup)."""
-    url = os.environ.get("SHEQU_DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        os.environ.pop("SHEQU_DATABASE_URL", None)  # settings' default: a SQLite file in VAR_DIR
-        return "SQLite", lambda: None
-    import psycopg
-
-    name = f"shequ_bench_{os.getpid()}"
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["SHEQU_DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return "PostgreSQL", drop
 
 
 def main() -> None:

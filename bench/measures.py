@@ -30,9 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from importlib import import_module
 
-throwaway_database = import_module("import").throwaway_database  # bench/import.py's helper
+from _common import throwaway_database
 
 YEAR = 2025
 UTC = dt.UTC

@@ -41,7 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-throwaway_database = import_module("import").throwaway_database  # bench/import.py's helper
+from _common import throwaway_database
 
 ANCHOR = (103.690, 36.505)  # the demo community's first cluster (shequ/demo/layout.py)
 GRID_BOX = (ANCHOR[0] - 0.0045, ANCHOR[1] - 0.0035, ANCHOR[0] + 0.0045, ANCHOR[1] + 0.0035)  # ~0.6 km²
