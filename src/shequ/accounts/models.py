@@ -51,6 +51,8 @@ ROLE_SCOPE: dict[Role, ScopeKind] = {
     Role.ADMINISTRATOR: ScopeKind.ALL,
 }
 # Those who must contact or identify residents in their work; leaders see figures, not numbers.
+# 指挥中心: the roles that see the command center's pages (the one map, the big screen, the measures).
+COMMAND_CENTER_ROLES = frozenset({Role.ADMINISTRATOR, Role.COMMAND_OPERATOR, Role.LEADER})
 REVEAL_ROLES = frozenset({Role.COMMAND_OPERATOR, Role.GRID_WORKER, Role.SERVICE_CLERK, Role.ADMINISTRATOR})
 
 

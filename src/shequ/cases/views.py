@@ -27,7 +27,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from shequ.accounts.models import Role
+from shequ.accounts.models import COMMAND_CENTER_ROLES, Role
 from shequ.analytics.exports import export_measures
 from shequ.analytics.measures import measures
 from shequ.cases import selectors
@@ -71,7 +71,7 @@ def may_report(user: Any) -> bool:
 
 
 def may_see_dashboard(user: Any) -> bool:
-    return access.role_of(user) in {Role.ADMINISTRATOR, Role.COMMAND_OPERATOR, Role.LEADER}
+    return access.role_of(user) in COMMAND_CENTER_ROLES
 
 
 def _case_or_404(user: Any, ref: str, qs: QuerySet[Case] | None = None) -> Case:

@@ -18,21 +18,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shequ.accounts.models import Role
 from shequ.analytics.measures import measures
 from shequ.cases import selectors
 from shequ.cases.models import OPEN_STATES, PROACTIVE_SOURCES, Case, Evidence
+from shequ.onemap.selectors import may_use_map
 from shequ.web import access
 
 TREND_DAYS = 30
 TOP = 8  # rows in each list of the screen
 
 
-def may_see_screen(user: Any) -> bool:
-    return access.role_of(user) in {Role.ADMINISTRATOR, Role.COMMAND_OPERATOR, Role.LEADER}
-
-
-@access.require(may_see_screen)
+@access.require(may_use_map)
 def screen(request: HttpRequest) -> HttpResponse:
     strings = {
         "reported": _("上报"),
@@ -49,7 +45,7 @@ def screen(request: HttpRequest) -> HttpResponse:
     )
 
 
-@access.require(may_see_screen)
+@access.require(may_use_map)
 def screen_data(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(screen_figures(request.user, timezone.now()))
     response["Cache-Control"] = "private, no-store"

@@ -17,7 +17,7 @@ from django.db.models.functions import Floor
 from django.urls import reverse
 from django.utils import timezone
 
-from shequ.accounts.models import Role
+from shequ.accounts.models import COMMAND_CENTER_ROLES, Role
 from shequ.cases import selectors as case_selectors
 from shequ.cases.models import OPEN_STATES, STATE_KIND, Case, StateKind
 from shequ.core.audit import audit
@@ -27,7 +27,6 @@ from shequ.registry import selectors as registry_selectors
 from shequ.registry.models import Asset, Building, Person
 
 # Who opens the one map: the command center, leaders and administrators (the page and the API).
-MAP_ROLES = frozenset({Role.ADMINISTRATOR, Role.COMMAND_OPERATOR, Role.LEADER})
 # Who may find a person by name or ID number on the map: the command center (leaders see figures).
 PERSON_SEARCH_ROLES = frozenset({Role.ADMINISTRATOR, Role.COMMAND_OPERATOR})
 
@@ -41,7 +40,7 @@ SEARCH_LIMIT = 10  # results per kind
 def may_use_map(user: Any) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return Role(user.role) in MAP_ROLES
+    return Role(user.role) in COMMAND_CENTER_ROLES
 
 
 def scope_key(user: Any) -> str:

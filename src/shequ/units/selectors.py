@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from shequ.accounts.models import Role
+from shequ.accounts.models import COMMAND_CENTER_ROLES, Role
 from shequ.cases.selectors import cases_for
 from shequ.core.audit import audit
 from shequ.core.geo import distance_m
@@ -27,7 +27,6 @@ POSITION_SHOWN = dt.timedelta(minutes=30)  # the map shows a last position this 
 AVAILABLE_FRESH = dt.timedelta(minutes=15)  # a unit suggested for dispatch has a fix this fresh
 AREA_VIEWERS = frozenset({Role.COMMAND_OPERATOR, Role.LEADER, Role.GRID_WORKER})
 # Those who may see where a unit has been (its track, audited) and whom to dispatch.
-COMMAND_VIEWERS = frozenset({Role.ADMINISTRATOR, Role.COMMAND_OPERATOR, Role.LEADER})
 MAX_TRACK = dt.timedelta(hours=24)
 NEIGHBOUR_PAD_DEG = 1e-5  # ~1 m: grids that share a border touch within this
 
@@ -40,7 +39,7 @@ def _role(user: Any) -> Role | None:
 
 def is_command_viewer(user: Any) -> bool:
     """May see where units have been and whom to dispatch: the command center and leaders."""
-    return _role(user) in COMMAND_VIEWERS
+    return _role(user) in COMMAND_CENTER_ROLES
 
 
 def _scope(user: Any) -> Q | None:
@@ -127,7 +126,7 @@ def nearest_units(user: Any, case: Any, limit: int = 5) -> list[dict[str, Any]]:
     with `distance_m`, nearest first: the grid workers of the case's grid and its neighbours (within
     the viewer's grids) and the departments' handlers. The viewer must be of the command center and
     see the case; otherwise, or for a case without a point, none."""
-    if _role(user) not in COMMAND_VIEWERS or case.lon is None or case.lat is None:
+    if _role(user) not in COMMAND_CENTER_ROLES or case.lon is None or case.lat is None:
         return []
     if not cases_for(user).filter(pk=case.pk).exists():
         return []
@@ -157,7 +156,7 @@ def nearest_units(user: Any, case: Any, limit: int = 5) -> list[dict[str, Any]]:
 
 def access_unit(user: Any, unit_user_id: int) -> DutyStatus | None:
     """A unit's duty row if a command-center viewer may see it, else None (404)."""
-    if _role(user) not in COMMAND_VIEWERS:
+    if _role(user) not in COMMAND_CENTER_ROLES:
         return None
     return units_for(user).filter(user_id=unit_user_id).select_related("user").first()
 
