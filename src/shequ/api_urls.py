@@ -14,6 +14,7 @@ from shequ.live import api as live_api
 from shequ.onemap import api as onemap_api
 from shequ.registry import api as registry_api
 from shequ.units import api as units_api
+from shequ.video import api as video_api
 
 urlpatterns = [
     path("registry/", include(registry_api.urlpatterns)),
@@ -26,6 +27,7 @@ urlpatterns = [
     path("units/", include(units_api.urlpatterns)),
     path("live/", include(live_api.urlpatterns)),
     path("onemap/", include(onemap_api.urlpatterns)),
+    path("video/", include(video_api.urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

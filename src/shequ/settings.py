@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "shequ.units",
     "shequ.live",
     "shequ.onemap",
+    "shequ.video",
     "shequ.web",
     "shequ.demo",
 ]
@@ -358,6 +359,23 @@ MAP_TILES_CRS = env_choice("MAP_TILES_CRS", "wgs84", ("wgs84", "cgcs2000", "gcj0
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, low=180, high=36500)
 # Units' position history (personal data): kept this many days, then purged hourly.
 UNITS_POSITION_RETENTION_DAYS = env_int("UNITS_POSITION_RETENTION_DAYS", 30, low=1, high=3650)
+
+# --- video ----------------------------------------------------------------------------------
+# The vision engine: "embedded" runs the watched cameras in threads of `shequ serve`; "off" leaves
+# them to `shequ vision-worker --shard i/n` processes (docs/video.md).
+VISION = env_choice("VISION", "embedded", ("embedded", "off"))
+# The default detector: "ssd" (SSD-MobileNet-v2 COCO on OpenCV's DNN, CPU) or "onnx:<path>" (a
+# YOLO-family model the operator supplies, on ONNX Runtime); a camera's settings may name its own.
+VISION_DETECTOR = env("VISION_DETECTOR", "ssd")
+VISION_ONNX_PROVIDERS = env_list("VISION_ONNX_PROVIDERS", "CPUExecutionProvider")
+# A camera down this long raises an offline alert (the worker retries it with backoff meanwhile).
+VISION_OFFLINE_ALERT_MINUTES = env_int("VISION_OFFLINE_ALERT_MINUTES", 10, low=1, high=24 * 60)
+# The MQTT broker that camera and NVR events (generic and Frigate) arrive through; empty = none.
+MQTT_URL = env("MQTT_URL", "")
+MQTT_TOPICS = env_list("MQTT_TOPICS", "shequ/cameras/+/events,frigate/events,frigate/reviews")
+# Alert snapshots and clips (surveillance images: ARCHITECTURE §7) are deleted after this many
+# days, except those that became case evidence (the case keeps its own, blurred copy).
+VIDEO_RETENTION_DAYS = env_int("VIDEO_RETENTION_DAYS", 30, low=1, high=3650)
 
 LOGGING = {
     "version": 1,

@@ -23,6 +23,7 @@ urlpatterns = [
     path("units/", include("shequ.units.urls")),
     path("live/", include("shequ.live.urls")),
     path("onemap/", include("shequ.onemap.urls")),
+    path("video/", include("shequ.video.urls")),
 ]
 # One list page and one export per register: /registry/people/, /registry/people/export.xlsx
 for kind in KINDS.split("|"):
