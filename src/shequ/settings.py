@@ -373,6 +373,10 @@ VISION_OFFLINE_ALERT_MINUTES = env_int("VISION_OFFLINE_ALERT_MINUTES", 10, low=1
 # The MQTT broker that camera and NVR events (generic and Frigate) arrive through; empty = none.
 MQTT_URL = env("MQTT_URL", "")
 MQTT_TOPICS = env_list("MQTT_TOPICS", "shequ/cameras/+/events,frigate/events,frigate/reviews")
+# MQTT 5 shared subscriptions ($share/<group>/<topic>) split the messages among consumers; "3.1.1"
+# for a broker without MQTT 5 (then every consumer gets every message; an empty group does the same).
+MQTT_PROTOCOL = env_choice("MQTT_PROTOCOL", "5", ("5", "3.1.1"))
+MQTT_SHARED_GROUP = env("MQTT_SHARED_GROUP", "shequ")
 # Alert snapshots and clips (surveillance images: ARCHITECTURE §7) are deleted after this many
 # days, except those that became case evidence (the case keeps its own, blurred copy).
 VIDEO_RETENTION_DAYS = env_int("VIDEO_RETENTION_DAYS", 30, low=1, high=3650)

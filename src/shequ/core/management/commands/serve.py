@@ -127,6 +127,7 @@ class Command(BaseCommand):
 
         previous = {sig: signal.signal(sig, stop_server) for sig in (signal.SIGINT, signal.SIGTERM)}
         supervisor = None
+        embedded: list[Any] = []  # the camera side's threads (vision engine, MQTT consumer)
         try:
             if no_worker:
                 self.stdout.write("未启动后台任务进程 (--no-worker)")
@@ -143,16 +144,36 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Shequ 已启动: http://{shown_host}:{port}/  (Ctrl-C 停止)"))
             scheduler.start()
             self.stdout.write(f"定时任务已启动: {', '.join(e.name for e in scheduler.entries)}")
+            self._start_video(embedded)
             self.stdout.flush()
             server.run(sockets=[sock])
         finally:
             scheduler.stop()
+            for part in reversed(embedded):
+                part.stop()
             if supervisor is not None:
                 supervisor.stop()
             sock.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.stdout.write("Shequ 已停止")
+
+    def _start_video(self, started: list[Any]) -> None:
+        """The camera side in threads of this process: the vision engine when SHEQU_VISION is
+        "embedded" (docs/video.md), and the MQTT consumer of camera events when SHEQU_MQTT_URL is set."""
+        from shequ.video.mqtt import MqttConsumer
+        from shequ.video.worker import VisionService
+
+        if settings.VISION == "embedded":
+            vision = VisionService((0, 1))
+            vision.start()
+            started.append(vision)
+            self.stdout.write("视频分析已启动 (内嵌; SHEQU_VISION=off 时由 shequ vision-worker 进程分析)")
+        if settings.MQTT_URL:
+            consumer = MqttConsumer()
+            consumer.start()
+            started.append(consumer)
+            self.stdout.write(f"MQTT 告警消费已启动: {consumer.broker.host}:{consumer.broker.port}")
 
     def _check_migrated(self) -> None:
         connection = connections[DEFAULT_DB_ALIAS]
