@@ -8,5 +8,6 @@ class VideoConfig(AppConfig):
     verbose_name = _("视频监控")
 
     def ready(self) -> None:
-        # Register the event types, so that a replaying process can load "video.*" rows.
-        from shequ.video import events  # noqa: F401
+        # Register the event types, so that a replaying process can load "video.*" rows, and the
+        # periodic tasks and the import's job runner, so that a task worker finds them.
+        from shequ.video import events, tasks  # noqa: F401

@@ -139,6 +139,11 @@ class Alert(TimeStampedModel):
     category_code = models.CharField(_("案件类别"), max_length=20, blank=True, default="")
     snapshot = models.FileField(_("抓拍"), upload_to="video/alerts/%Y/%m/", blank=True, default="")
     clip = models.FileField(_("短视频"), upload_to="video/clips/%Y/%m/", blank=True, default="")
+    # The snapshot with faces and plates blurred, made once on first need (a view outside the command
+    # center, a case's evidence) and kept beside the original until the retention purge.
+    snapshot_blurred = models.FileField(
+        _("抓拍(已打码)"), upload_to="video/alerts/%Y/%m/", blank=True, default=""
+    )
     state = models.CharField(
         _("状态"), max_length=10, choices=AlertState.choices, default=AlertState.NEW, db_index=True
     )

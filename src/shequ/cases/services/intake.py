@@ -624,9 +624,11 @@ def report_case(
     photos: Sequence[Any] = (),
     idempotency_key: str = "",
     source_id: str = "",
+    photo_kind: str = Evidence.Kind.REPORT,
 ) -> tuple[Case, bool]:
     """Report a problem; returns (case, created). A retry (same key from the same account, or the
-    same source and source id) returns the first case and False. Refused input writes nothing."""
+    same source and source id) returns the first case and False. Refused input writes nothing.
+    `photo_kind` is what the photos are kept as: a camera's alert gives its snapshot (`snapshot`)."""
     _check_actor(actor)
     existing = _existing(actor, source, str(idempotency_key or "").strip(), str(source_id or "").strip())
     if existing is not None:
@@ -657,7 +659,7 @@ def report_case(
             if not created:
                 return case, False
             evidence = [
-                store_photo(case, p, actor=actor, kind=Evidence.Kind.REPORT, stored=stored)
+                store_photo(case, p, actor=actor, kind=photo_kind, stored=stored)
                 for p in checked_photos
             ]
             grid = Grid.objects.filter(pk=case.grid_id).first() if case.grid_id else None
