@@ -281,3 +281,14 @@ def test_a_resident_sees_neither_verify_photos_nor_staff_names(case_users, case_
     assert page_client(resident).get(f"/cases/{made.number}/photos/{verify.pk}/").status_code == 404
     staff = api_client(case_users["operator"]).get(f"/api/cases/{made.pk}/photos/{verify.pk}/")
     assert staff.status_code == 200 and "no-store" in staff["Cache-Control"]
+
+
+def test_json_nested_too_deep_is_400_on_every_app(case, case_users):
+    """Regression: DRF's plain JSONParser let Python's RecursionError through as a 500; the
+    project's default parser (core.api.JSONParser) turns it into a 400."""
+    operator = api_client(case_users["operator"])
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for url in ("/api/cases/", f"/api/cases/{case.pk}/notes/", "/api/command/instructions/", "/api/video/cameras/"):
+        response = operator.post(url, deep, content_type="application/json")
+        assert response.status_code == 400, (url, response.status_code)
+    assert Case.objects.count() == 1 and history(case) == 1

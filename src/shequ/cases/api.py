@@ -28,7 +28,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -53,6 +53,7 @@ from shequ.cases.services.machine import Action, allowed_actions
 from shequ.cases.views import photo_response
 from shequ.core.api import (
     BadRequest,
+    JSONParser,
     Pagination,
     StrictInput,
     param_bbox,

@@ -18,7 +18,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -37,7 +36,15 @@ from shequ.cases.api import (
 from shequ.cases.models import Urgency
 from shequ.command import selectors, services
 from shequ.command.models import MAX_LEVEL, Escalation, Instruction, InstructionState
-from shequ.core.api import Pagination, StrictInput, param_choice, param_int, param_text, read_input
+from shequ.core.api import (
+    JSONParser,
+    Pagination,
+    StrictInput,
+    param_choice,
+    param_int,
+    param_text,
+    read_input,
+)
 from shequ.core.errors import Forbidden, Invalid
 from shequ.grids.selectors import access_grid
 

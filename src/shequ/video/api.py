@@ -18,15 +18,22 @@ from django.utils.cache import patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ParseError
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shequ.cases.api import active_category, param_moment, parse_pk
-from shequ.core.api import Pagination, StrictInput, param_choice, param_int, param_text, read_input
+from shequ.core.api import (
+    JSONParser,
+    Pagination,
+    StrictInput,
+    param_choice,
+    param_int,
+    param_text,
+    read_input,
+)
 from shequ.core.errors import Forbidden
 from shequ.grids.selectors import access_grid
 from shequ.video import selectors, services
@@ -41,17 +48,6 @@ except ModuleNotFoundError as exc:  # pragma: no cover - only while that module 
     ingest_api = None  # type: ignore[assignment]
 
 MAX_PK = 2**62
-
-
-class JSONBody(JSONParser):
-    """JSON, where a body nested too deep for Python's decoder (`[[[[…`) is a 400 like any other
-    malformed body, not a RecursionError and a 500."""
-
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON 嵌套过深") from None
 
 
 class VideoErrorSerializer(serializers.Serializer):
@@ -380,7 +376,7 @@ def filter_cameras(qs: QuerySet[Camera], request: Request) -> QuerySet[Camera]:
 
 
 class CamerasView(GenericAPIView):
-    parser_classes = [JSONBody]
+    parser_classes = [JSONParser]
     pagination_class = Pagination
     serializer_class = CameraSerializer
     queryset = Camera.objects.none()  # for the schema; reads go through the selectors
@@ -409,7 +405,7 @@ class CamerasView(GenericAPIView):
 
 
 class CameraView(APIView):
-    parser_classes = [JSONBody]
+    parser_classes = [JSONParser]
 
     @extend_schema(responses={200: CameraDetailSerializer, **refusals(403, 404)})
     def get(self, request: Request, pk: Any) -> Response:
@@ -429,7 +425,7 @@ class CameraView(APIView):
 
 
 class AnalyticsView(APIView):
-    parser_classes = [JSONBody]
+    parser_classes = [JSONParser]
 
     def _shown(self, camera: Camera) -> Response:
         body = {
@@ -572,7 +568,7 @@ class AlertClipView(APIView):
 
 
 class AlertConfirmView(APIView):
-    parser_classes = [JSONBody]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=AlertConfirmInput,
@@ -603,7 +599,7 @@ class AlertConfirmView(APIView):
 
 
 class AlertDismissView(APIView):
-    parser_classes = [JSONBody]
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=AlertDismissInput, responses={200: AlertSerializer, **refusals(400, 403, 404, 409, 422)}

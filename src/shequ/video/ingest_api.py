@@ -14,12 +14,12 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shequ.core.api import JSONParser
 from shequ.video import ingest, selectors
 from shequ.video.models import AlertOrigin
 
@@ -63,6 +63,23 @@ class MayPostEvents(BasePermission):
         return selectors.may_manage(request.user)
 
 
+def openapi_30(schema: Any) -> Any:
+    """Pydantic's JSON Schema in OpenAPI 3.0 terms: an optional field is `anyOf [T, {type: null}]`
+    there, `T` with `nullable: true` here (3.0 has no null type)."""
+    if isinstance(schema, list):
+        return [openapi_30(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: openapi_30(value) for key, value in schema.items()}
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        del out["anyOf"]
+        out.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+        out["nullable"] = True
+    return out
+
+
 class WebhookView(APIView):
     """外部告警推送: one event of a camera or NVR becomes an alert (idempotent on event_id)."""
 
@@ -71,7 +88,7 @@ class WebhookView(APIView):
 
     @extend_schema(
         operation_id="video_events_create",
-        request={"application/json": ingest.EventIn.model_json_schema()},
+        request={"application/json": openapi_30(ingest.EventIn.model_json_schema())},
         responses={
             201: OpenApiResponse(EventAnswer, description="新告警"),
             200: OpenApiResponse(EventAnswer, description="同一 event_id 的重复投递: 首次的告警"),
