@@ -288,7 +288,12 @@ def test_json_nested_too_deep_is_400_on_every_app(case, case_users):
     project's default parser (core.api.JSONParser) turns it into a 400."""
     operator = api_client(case_users["operator"])
     deep = b"[" * 100_000 + b"]" * 100_000
-    for url in ("/api/cases/", f"/api/cases/{case.pk}/notes/", "/api/command/instructions/", "/api/video/cameras/"):
+    for url in (
+        "/api/cases/",
+        f"/api/cases/{case.pk}/notes/",
+        "/api/command/instructions/",
+        "/api/video/cameras/",
+    ):
         response = operator.post(url, deep, content_type="application/json")
         assert response.status_code == 400, (url, response.status_code)
     assert Case.objects.count() == 1 and history(case) == 1
