@@ -100,6 +100,7 @@ def test_event_becomes_one_alert_and_a_retry_is_the_same(
     )
     with alert.snapshot.open("rb") as f, Image.open(f) as image:
         assert image.format == "JPEG" and image.size == (96, 64)
+    assert alert.vendor_data == {"channel": 3, "rule": {"name": "区域入侵1"}}
 
     again = gateway.post(URL, sent, format="json")
     assert again.status_code == 200
@@ -206,3 +207,12 @@ def test_a_rule_kind_takes_the_cameras_rule_settings(
     # The sender may still say otherwise for one event.
     kept = gateway.post(URL, body(event_id="e-2", auto_case=False), format="json").json()
     assert kept["state"] == AlertState.NEW and kept["case"] is None
+
+
+def test_vendor_data_over_8_kib_is_422_and_writes_nothing(
+    gateway: APIClient, hook_cameras: dict[str, Any]
+) -> None:
+    response = gateway.post(URL, body(vendor_data={"blob": "x" * 9000}), format="json")
+    assert response.status_code == 422, response.json()
+    assert "vendor_data" in str(response.json())
+    assert Alert.objects.count() == 0

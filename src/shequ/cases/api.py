@@ -53,7 +53,6 @@ from shequ.cases.services.machine import Action, allowed_actions
 from shequ.cases.views import photo_response
 from shequ.core.api import (
     BadRequest,
-    JSONParser,
     Pagination,
     StrictInput,
     param_bbox,
@@ -63,6 +62,7 @@ from shequ.core.api import (
     read_input,
 )
 from shequ.core.errors import Invalid
+from shequ.core.parsers import JSONParser
 from shequ.grids.selectors import access_grid
 
 MAX_PK = 2**62

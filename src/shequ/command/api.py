@@ -37,7 +37,6 @@ from shequ.cases.models import Urgency
 from shequ.command import selectors, services
 from shequ.command.models import MAX_LEVEL, Escalation, Instruction, InstructionState
 from shequ.core.api import (
-    JSONParser,
     Pagination,
     StrictInput,
     param_choice,
@@ -46,6 +45,7 @@ from shequ.core.api import (
     read_input,
 )
 from shequ.core.errors import Forbidden, Invalid
+from shequ.core.parsers import JSONParser
 from shequ.grids.selectors import access_grid
 
 ACTS = ("acknowledge", "report", "escalate", "close")

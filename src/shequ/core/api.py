@@ -9,8 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import parsers, serializers
-from rest_framework.exceptions import ParseError
+from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -123,17 +122,6 @@ def param_bbox(params: Mapping[str, str], name: str = "bbox") -> tuple[float, fl
     if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
         raise BadRequest(f"{message}; 且最小值不大于最大值, 经度在 ±180, 纬度在 ±90 之内", field=name)
     return min_lon, min_lat, max_lon, max_lat
-
-
-class JSONParser(parsers.JSONParser):
-    """JSON, where a body nested too deep for Python's decoder (`[[[[…`) is a 400 like any other
-    malformed body, not a RecursionError and a 500. The default parser of every endpoint."""
-
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON 嵌套过深") from None
 
 
 class Pagination(LimitOffsetPagination):

@@ -26,7 +26,6 @@ from rest_framework.views import APIView
 
 from shequ.cases.api import active_category, param_moment, parse_pk
 from shequ.core.api import (
-    JSONParser,
     Pagination,
     StrictInput,
     param_choice,
@@ -35,6 +34,7 @@ from shequ.core.api import (
     read_input,
 )
 from shequ.core.errors import Forbidden
+from shequ.core.parsers import JSONParser
 from shequ.grids.selectors import access_grid
 from shequ.video import selectors, services
 from shequ.video.models import Alert, AlertKind, AlertState, Camera, CameraStatus, Protocol, Vendor

@@ -11,7 +11,7 @@ MQTT consumer counts by.
 
 The body (docs/video.md "External events"): top-level fields are strict (an unknown key is an
 error, so a misspelled `detected_at` is not silently dropped), and a vendor's own fields go under
-`vendor_data`, which is accepted and logged but not stored.
+`vendor_data`, kept on the alert as it came (at most 8 KiB of JSON).
 """
 
 from __future__ import annotations
@@ -235,8 +235,6 @@ def ingest_event(
         category = event.category
     if event.auto_case is not None:
         auto_case = event.auto_case
-    if event.vendor_data:
-        log.debug("event %s of camera %s: vendor_data %s", event.event_id, camera.code, event.vendor_data)
     return services.raise_alert(
         camera,
         origin=origin,
@@ -252,6 +250,7 @@ def ingest_event(
         category_code=category,
         snapshot=_snapshot(event),
         auto_case=auto_case,
+        vendor_data=event.vendor_data,
     )
 
 

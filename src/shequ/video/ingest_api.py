@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shequ.core.api import JSONParser
+from shequ.core.parsers import JSONParser
 from shequ.video import ingest, selectors
 from shequ.video.models import AlertOrigin
 

@@ -137,6 +137,8 @@ class Alert(TimeStampedModel):
     detected_at = models.DateTimeField(_("发生时间"), db_index=True)
     description = models.CharField(_("说明"), max_length=300, blank=True, default="")
     category_code = models.CharField(_("案件类别"), max_length=20, blank=True, default="")
+    # What an external system sent beyond the documented fields (its channel, its rule name...).
+    vendor_data = models.JSONField(_("厂商数据"), default=dict, blank=True)
     snapshot = models.FileField(_("抓拍"), upload_to="video/alerts/%Y/%m/", blank=True, default="")
     clip = models.FileField(_("短视频"), upload_to="video/clips/%Y/%m/", blank=True, default="")
     # The snapshot with faces and plates blurred, made once on first need (a view outside the command

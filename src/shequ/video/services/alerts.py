@@ -13,8 +13,9 @@ case, dismissed as a false positive, or filed as a case by their rule at once (d
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -131,6 +132,21 @@ def _delete(names: list[str]) -> None:
         default_storage.delete(name)
 
 
+VENDOR_DATA_MAX = 8192  # bytes of JSON: a vendor's extra fields, not a second payload
+
+
+def _vendor_data(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not data:
+        return {}
+    try:
+        size = len(json.dumps(data, ensure_ascii=False, allow_nan=False).encode())
+    except (TypeError, ValueError):
+        raise Invalid("厂商数据应为 JSON 对象", field="vendor_data") from None
+    if size > VENDOR_DATA_MAX:
+        raise Invalid(f"厂商数据过大(最多 {VENDOR_DATA_MAX} 字节)", field="vendor_data")
+    return dict(data)
+
+
 def raise_alert(
     camera: Camera | int,
     *,
@@ -149,6 +165,7 @@ def raise_alert(
     snapshot: bytes | None = None,
     clip: bytes | None = None,
     auto_case: bool = False,
+    vendor_data: Mapping[str, Any] | None = None,
 ) -> tuple[Alert, bool]:
     """Record one alert with its evidence; returns (alert, created). A repeated (origin, source_id)
     returns the first alert and False. Refused input (Invalid) writes nothing."""
@@ -186,6 +203,7 @@ def raise_alert(
         detected_at=_check_time(detected_at),
         description=_short(description, "description", 300),
         category_code=_short(category_code, "category_code", 20) or DEFAULT_CATEGORY.get(kind, ""),
+        vendor_data=_vendor_data(vendor_data),
     )
     shot = media.check_snapshot(snapshot) if snapshot is not None else None
     video = media.clip_extension(clip) if clip is not None else None
