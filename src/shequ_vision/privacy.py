@@ -2,10 +2,10 @@
 
 Where the regions come from:
 - the head band of every detected person and the plate band of every detected vehicle (the
-  detector's boxes; this is what works with the OpenCV 5 wheels the project uses);
-- OpenCV's Haar cascades for frontal / profile faces and Russian-style plates, when the installed
-  OpenCV still ships them (4.x: `cv2.CascadeClassifier` and `cv2.data.haarcascades`; OpenCV 5
-  moved cascades out of the main wheels, so there they are simply absent).
+  detector's boxes);
+- OpenCV's Haar cascades for frontal / profile faces and Russian-style plates (`cv2.data.
+  haarcascades`), which catch a face the detector missed as a person. The project pins OpenCV 4.x
+  for them: OpenCV 5 moved cascades out of the main wheels (there only the first source is left).
 When nothing can look for people at all (no detector model and no cascades), the whole image is
 blurred: failing closed is the only safe default for a privacy filter.
 
@@ -109,14 +109,23 @@ def regions_from_cascades(image: np.ndarray) -> list[Rect]:
     cascades = _load_cascades()
     if not (cascades["face"] or cascades["plate"]):
         return []
-    grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     rects: list[Rect] = []
-    for kind in ("face", "plate"):
-        for c in cascades[kind]:
-            found = c.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=4, minSize=(16, 16))  # type: ignore[attr-defined]
-            for x, y, w, h in found:
-                m = int(0.15 * max(w, h))  # faces and plates bleed past the cascade's box
-                rects.append((max(0, x - m), max(0, y - m), x + w + m, y + h + m))
+    # On the grey image and on its equalised copy: each finds faces the other misses (a backlit
+    # face, a flat indoor one); for a privacy filter a missed face costs more than a blurred wall.
+    for variant in (grey, cv2.equalizeHist(grey)):
+        for kind in ("face", "plate"):
+            for c in cascades[kind]:
+                found = c.detectMultiScale(variant, scaleFactor=1.1, minNeighbors=4, minSize=(16, 16))  # type: ignore[attr-defined]
+                rects.extend(_padded(found))
+    return rects
+
+
+def _padded(found: Iterable[Iterable[int]]) -> list[Rect]:
+    rects: list[Rect] = []
+    for x, y, w, h in found:
+        m = int(0.15 * max(w, h))  # faces and plates bleed past the cascade's box
+        rects.append((max(0, x - m), max(0, y - m), x + w + m, y + h + m))
     return rects
 
 

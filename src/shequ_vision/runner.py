@@ -74,6 +74,9 @@ class CameraRunner:
         self._pending: CameraAnalytics | None = None
         self._thread: threading.Thread | None = None
         self._decoded_before = 0  # frames decoded by sources closed earlier
+        # Kept across reconnects (same settings): a parked car seen before a stream break is the
+        # same object after it, tracked on and not alerted twice.
+        self._kept: tuple[CameraAnalytics, Pipeline] | None = None
         self._flowed = False
 
     # -- control (any thread) ----------------------------------------------------------------
@@ -105,8 +108,11 @@ class CameraRunner:
     def _pipeline(self, analytics: CameraAnalytics) -> Pipeline:
         from .pipeline import Pipeline
 
+        if self._kept is not None and self._kept[0] is analytics:
+            return self._kept[1]
         pipeline = Pipeline(analytics, self.detector)
         pipeline.metrics = self.metrics  # one set of counters per camera, across reconfigurations
+        self._kept = (analytics, pipeline)
         return pipeline
 
     def _report(self, status: str, error: str = "") -> None:

@@ -64,6 +64,8 @@ def test_camera_that_dies_goes_offline_is_retried_with_backoff_and_recovers(
         wait_for(lambda: rec.kinds() == ["online"], 10, "online")
         wait_for(lambda: len(rec.snapshots) >= 1 and runner.metrics.frames_decoded >= 3, 5, "frames")
         assert rec.snapshots[0][:2] == b"\xff\xd8"  # the latest frame, as JPEG
+        assert runner._kept is not None
+        pipeline_before = runner._kept[1]
 
         media_server.stop()
         wait_for(lambda: rec.kinds() == ["online", "offline"], 5, "offline")
@@ -83,6 +85,9 @@ def test_camera_that_dies_goes_offline_is_retried_with_backoff_and_recovers(
         info = describe(runner)
         assert info["status"] == "online" and "s3cret" not in str(info["url"])
         assert runner.metrics.last_error == offline_error
+        # Regression: the pipeline (its tracks and fired keys) survives the reconnect, so a parked
+        # car seen before the break is not alerted a second time after it.
+        assert runner._kept is not None and runner._kept[1] is pipeline_before
     finally:
         runner.stop()
     assert not runner.alive
