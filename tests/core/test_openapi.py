@@ -94,8 +94,45 @@ def world(system_user, two_communities) -> dict[str, Any]:
     )
     job_runner("test.openapi")(lambda job, progress: {})
     g["job"] = start_job("test.openapi", actor=system_user)
-    g["case_paths"] = case_paths(system_user, g)
+    g["case_paths"] = case_paths(system_user, g) | video_paths(system_user)
     return g
+
+
+def video_paths(admin: Any) -> dict[str, dict[str, Any]]:
+    """A camera with its latest frame and analytics, an alert with snapshot and clip, one to act on."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from shequ.video import services as video
+    from tests.video.conftest import mp4_clip
+
+    camera = video.register_camera(actor=admin, code="CAM-API", name="测试摄像头", lon=103.605, lat=36.505)
+    video.store_latest_snapshot(camera.pk, make_jpeg())
+    at = timezone.now() - dt.timedelta(minutes=5)
+    shown, _ = video.raise_alert(
+        camera,
+        origin="engine",
+        source_id="api-1",
+        kind="crowd",
+        detected_at=at,
+        box=(0.1, 0.1, 0.5, 0.9),
+        snapshot=make_jpeg(),
+        clip=mp4_clip(),
+    )
+    acted, _ = video.raise_alert(
+        camera, origin="engine", source_id="api-2", kind="parking", detected_at=at, snapshot=make_jpeg()
+    )
+    return {
+        "/api/video/cameras/{id}/": {"id": camera.pk},
+        "/api/video/cameras/{id}/analytics/": {"id": camera.pk},
+        "/api/video/cameras/{id}/snapshot/": {"id": camera.pk},
+        "/api/video/alerts/{id}/": {"id": shown.pk},
+        "/api/video/alerts/{id}/snapshot/": {"id": shown.pk},
+        "/api/video/alerts/{id}/clip/": {"id": shown.pk},
+        "/api/video/alerts/{id}/confirm/": {"id": acted.pk},
+        "/api/video/alerts/{id}/dismiss/": {"id": acted.pk},
+    }
 
 
 def case_paths(admin: Any, g: dict[str, Any]) -> dict[str, dict[str, Any]]:
