@@ -383,7 +383,7 @@ MQTT_TOPICS = env_list("MQTT_TOPICS", "shequ/cameras/+/events,frigate/events,fri
 MQTT_PROTOCOL = env_choice("MQTT_PROTOCOL", "5", ("5", "3.1.1"))
 MQTT_SHARED_GROUP = env("MQTT_SHARED_GROUP", "shequ")
 # Alert snapshots and clips (surveillance images: ARCHITECTURE §7) are deleted after this many
-# days, except those that became case evidence (the case keeps its own, blurred copy).
+# days (the alert row stays; a case made from an alert keeps its own, blurred copy as evidence).
 VIDEO_RETENTION_DAYS = env_int("VIDEO_RETENTION_DAYS", 30, low=1, high=3650)
 
 LOGGING = {
