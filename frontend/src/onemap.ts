@@ -323,6 +323,10 @@ class OneMap {
         this.layers[name].addLayer(this.clusterMarker(lon, lat, p));
         continue;
       }
+      if (name === "cameras" && p.kind === "camera") {
+        this.layers.cameras.addLayer(this.cameraMarker(lon, lat, p));
+        continue;
+      }
       const marker = L.circleMarker(this.toMap(lon, lat), {
         radius: name === "cameras" ? 5 : 4,
         color: name === "cameras" ? "#0e7490" : "#57534e",
@@ -334,6 +338,29 @@ class OneMap {
       marker.bindTooltip(`${p.name} · ${p.category}`);
       this.layers[name].addLayer(marker);
     }
+  }
+
+  // A camera of the video register, coloured by its status; the popup links to its camera page.
+  cameraMarker(lon: number, lat: number, p: Props): L.CircleMarker {
+    const colours: Record<string, string> = {
+      online: "#16a34a",
+      degraded: "#f59e0b",
+      offline: "#dc2626",
+      unknown: "#94a3b8",
+    };
+    const status = String(p.status);
+    const marker = L.circleMarker(this.toMap(lon, lat), {
+      radius: 6,
+      color: "#0f172a",
+      weight: 1,
+      fillColor: colours[status] ?? colours.unknown,
+      fillOpacity: 0.95,
+      className: `onemap-cameras onemap-camera-${status}`,
+    });
+    marker.bindTooltip(`${p.name} · ${p.status_label}`);
+    const link = `<a href="${escapeHtml(String(p.url))}" data-camera-link>${escapeHtml(this.config.strings.open_camera ?? "查看画面")}</a>`;
+    marker.bindPopup(`<strong>${escapeHtml(String(p.name))}</strong> <span>${escapeHtml(String(p.status_label))}</span><br>${escapeHtml(String(p.code))} · ${link}`);
+    return marker;
   }
 
   drawUnits(data: FC): void {

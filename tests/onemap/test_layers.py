@@ -194,6 +194,35 @@ def test_cameras_are_assets_of_category_0121(world):
     assert [f["properties"]["code"] for f in data["features"]] == ["CAM11"]
 
 
+def test_cameras_layer_shows_video_cameras_with_status_and_page(world, make_user, system_user):
+    """A camera of the video register replaces its asset on the layer: its status, its page."""
+    from shequ.registry.models import Asset
+    from shequ.video import services
+    from shequ.video.models import Camera
+
+    lon, lat = IN_GRID11
+    camera = services.register_camera(actor=system_user, code="V11", name="东门球机", lon=lon, lat=lat)
+    # Linked to its asset as the demo links them.
+    Camera.objects.filter(pk=camera.pk).update(asset=Asset.objects.get(code="CAM11"))
+    services.record_status(camera.pk, "offline", "连接超时")
+    client = client_for(world["operator"])
+    with CaptureQueriesContext(connection) as queries:
+        data = client.get("/api/onemap/cameras/").json()
+    layer = [
+        q for q in queries.captured_queries if {"video_camera", "registry_asset"} & set(q["sql"].split('"'))
+    ]
+    assert len(layer) == 2  # the cameras, the assets without one: whatever the count
+    by_code = {f["properties"]["code"]: f["properties"] for f in data["features"]}
+    assert set(by_code) == {"V11", "CAM21"}  # CAM11 is the asset V11 stands for: not twice
+    v11 = by_code["V11"]
+    assert v11["kind"] == "camera" and v11["status"] == "offline" and v11["status_label"] == "离线"
+    assert v11["url"] == f"/video/cameras/{camera.pk}/"
+    assert by_code["CAM21"]["kind"] == "asset" and by_code["CAM21"]["category_code"] == "0121"
+    other = make_user(Role.COMMAND_OPERATOR, grids=(world["community2"],))
+    seen = get(other, "/api/onemap/cameras/").json()
+    assert [f["properties"]["code"] for f in seen["features"]] == ["CAM21"]  # scope kept
+
+
 def test_assets_layer_excludes_cameras_and_clusters(world):
     data = get(world["operator"], "/api/onemap/assets/", bbox=WHOLE, zoom=17).json()
     assert data["mode"] == "points"

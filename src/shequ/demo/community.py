@@ -32,7 +32,7 @@ from shequ.accounts.models import Department, User
 from shequ.accounts.services import create_department
 from shequ.core.audit import audit
 from shequ.core.geo import GridIndex
-from shequ.demo import cases, figures, layout, names, things, users
+from shequ.demo import cameras, cases, figures, layout, names, things, users
 from shequ.demo.figures import Scale
 from shequ.demo.models import DemoCommunity
 from shequ.demo.people import IdAllocator, PeopleMaker
@@ -202,6 +202,8 @@ class _Writer:
             )
         )
         self.say("案件", cases=self.counts["cases"], case_history=self.counts["case_history"])
+        self.counts.update(cameras.write_cameras(seed=self.seed, reference=self.reference, actor=ACTOR))
+        self.say("摄像头", cameras=self.counts["video_cameras"], alerts=self.counts["video_alerts"])
         self.counts["departments"] = Department.objects.count()
         record = DemoCommunity.objects.create(
             seed=self.seed,

@@ -145,7 +145,7 @@ class CamerasLayer(LayerView):
         responses={200: CAMERAS, 304: NOT_MODIFIED, **refusals(400, 403)},
     )
     def get(self, request: Request) -> HttpResponse:
-        """视野内的监控电子眼 (部件 0121)。"""
+        """视野内的摄像头: 视频点位 (状态、画面页), 及尚无点位记录的监控电子眼部件 (0121)。"""
         bbox = param_bbox(request.query_params)
         return self.respond(request, lambda: selectors.camera_layer(request.user, bbox))
 

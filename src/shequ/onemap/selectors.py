@@ -222,11 +222,41 @@ def _asset_point(row: dict[str, Any]) -> dict[str, Any]:
 ASSET_FIELDS = ("id", "code", "name", "status", "lon", "lat", "category__name", "category__code")
 
 
+CAMERA_FIELDS = ("id", "code", "name", "status", "lon", "lat", "grid_id")
+
+
+def _camera_point(row: dict[str, Any]) -> dict[str, Any]:
+    from shequ.video.models import CameraStatus
+
+    return feature(
+        point(row["lon"], row["lat"]),
+        {
+            "id": row["id"],
+            "code": row["code"],
+            "name": row["name"],
+            "kind": "camera",
+            "status": row["status"],
+            "status_label": str(CameraStatus(row["status"]).label),
+            "url": reverse("web:video:camera", args=[row["id"]]),
+        },
+    )
+
+
 def camera_layer(user: Any, bbox: tuple[float, float, float, float] | None) -> dict[str, Any]:
-    """Cameras (部件 0121 监控电子眼) of the registry in the viewer's grids, within the box."""
-    qs = _in_bbox(registry_selectors.assets_for(user).filter(camera_q()), bbox)
-    rows = qs.order_by("code").values(*ASSET_FIELDS)
-    return collection([_asset_point(r) for r in rows], count=len(rows))
+    """Cameras within the box: the video register's cameras in the viewer's scope
+    (video.selectors.cameras_for), with their status and camera page; and the registry's camera
+    assets (部件 0121 监控电子眼, in the viewer's grids) that no camera record stands for yet.
+    Two queries, whatever the count."""
+    from shequ.video.selectors import cameras_for
+
+    cameras = _in_bbox(cameras_for(user), bbox).order_by("code").values(*CAMERA_FIELDS)
+    features = [_camera_point(r) for r in cameras]
+    assets = _in_bbox(registry_selectors.assets_for(user).filter(camera_q(), camera__isnull=True), bbox)
+    for row in assets.order_by("code").values(*ASSET_FIELDS):
+        asset = _asset_point(row)
+        asset["properties"]["kind"] = "asset"
+        features.append(asset)
+    return collection(features, count=len(features))
 
 
 def asset_layer(

@@ -65,6 +65,7 @@ def map_config(user: Any) -> dict[str, Any]:
             "grids": _("网格"),
             "cases": _("案件"),
             "cameras": _("监控"),
+            "open_camera": _("查看画面"),
             "assets": _("部件"),
             "units": _("处置力量"),
             "open": _("在办"),
