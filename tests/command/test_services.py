@@ -322,3 +322,14 @@ def test_inbox_orders_unacknowledged_first_oldest_on_top(people, flow):
     assert selectors.age_text(25) == "25 分钟"
     assert selectors.age_text(125) == "2 小时 5 分钟"
     assert selectors.age_text(60 * 27) == "1 天 3 小时"
+
+
+def test_a_long_username_fits_the_senders_name(people, flow, make_user):
+    """Regression: `sent_by_name` (80 characters) took a username of up to 150 whole; PostgreSQL
+    refused the row (a 500) when the sender had no display name."""
+    from shequ.accounts.models import Role
+
+    sender = make_user(Role.COMMAND_OPERATOR, username="u" * 120)
+    instruction, _ = services.send_instruction(actor=sender, title="t", text="x", department=flow.department)
+    instruction.refresh_from_db()
+    assert instruction.sent_by_name == "u" * 80

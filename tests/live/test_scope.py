@@ -3,6 +3,7 @@ viewers built from real accounts."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -89,3 +90,38 @@ def test_viewers_of_real_accounts(case_users: dict[str, Any], two_communities: d
         is_authenticated = False
 
     assert viewer_for(Anonymous()) is None
+
+
+@pytest.mark.django_db
+def test_grid_worker_sees_only_instructions_addressed_to_them(case_users: dict[str, Any], flow: Any) -> None:
+    """Regression: the feed showed a grid worker every instruction about their grids (its title, its
+    case), where command.selectors lets them see only those addressed to them (the API answers 404)."""
+    from shequ.command import services as command
+    from shequ.core.models import Event
+    from shequ.live.messages import FeedItem, to_items
+    from shequ.live.views import replay
+
+    worker, operator = case_users["worker11"], case_users["operator"]
+    case = flow.report(grid="grid11")
+    start = Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    command.send_instruction(actor=operator, title="给部门", text="x", department=flow.department, case=case)
+    command.send_instruction(actor=operator, title="给网格员", text="x", recipient=worker, case=case)
+    rows = list(
+        Event.objects.filter(seq__gt=start, type="command.instruction")
+        .order_by("seq")
+        .values_list("seq", "type", "payload", "occurred_at")
+    )
+    items = [FeedItem.from_wire(item.as_wire()) for item in to_items(rows)]  # as the layer carries them
+    as_worker, as_operator = viewer_for(worker), viewer_for(operator)
+    assert as_worker is not None and as_operator is not None
+
+    def titles(chosen: list[FeedItem]) -> list[str]:
+        return [json.loads(i.data)["title"] for i in chosen]
+
+    live = [i for i in items if as_worker.sees_keys(i.grid_id, i.department_id, i.user_id, i.kind)]
+    assert titles(live) == ["新指令: 给网格员"]
+    assert titles(replay(as_worker, start, rows[-1][0], 500) or []) == ["新指令: 给网格员"]
+    assert as_operator.sees(json.loads(items[0].data))  # a feed message names its type
+    assert not as_worker.sees(json.loads(items[0].data)) and as_worker.sees(json.loads(items[1].data))
+    # Case events of their grids they still see.
+    assert as_worker.sees_keys(case.grid_id, None, None, "cases.transitioned")

@@ -204,3 +204,13 @@ def test_duty_page_in_english(units, on_duty):
     assert "Go on duty" in html and "Duty / position" in html
     # The worker's own name (data) is the only Chinese left; the nav's 一张图 belongs to onemap.
     assert [t for t in untranslated(html) if "网格员张" not in t and "一张图" not in t] == []
+
+
+@pytest.mark.parametrize("field", ["lon", "lat", "accuracy_m"])
+def test_a_boolean_is_not_a_number(units, field):
+    """Regression: JSON true/false passed as 1.0/0.0 (a position recorded at longitude 1)."""
+    phone = as_user(units["worker11"])
+    post(phone, "/api/units/status/", {"status": "on_duty", "consent": True})
+    answer = post(phone, "/api/units/positions/", fix(*IN_GRID11) | {field: True})
+    assert answer.status_code == 400 and answer.json()["field"] == field
+    assert not Position.objects.exists()

@@ -84,7 +84,7 @@ def test_nearest_units_in_order_with_real_distances(units, on_duty, category):
     on_duty(units["worker11"], *offset(lon, lat, 300, 0))  # 300 m east
     on_duty(units["worker11b"], *offset(lon, lat, 0, -120))  # 120 m south
     on_duty(units["worker12"], *offset(lon, lat, 900, 0))  # neighbour grid (grid12), 900 m
-    on_duty(units["handler"], *offset(lon, lat, 0, 600))  # a squad member 600 m north
+    on_duty(units["handler"], *offset(lon, lat, 0, 400))  # a squad member 400 m north (in grid11)
     on_duty(units["worker21"], *offset(lon, lat, 50, 0))  # near, but grid21 is not a neighbour of grid11
     rows = selectors.nearest_units(units["operator"], case)
     assert [r["user_id"] for r in rows] == [
@@ -96,7 +96,7 @@ def test_nearest_units_in_order_with_real_distances(units, on_duty, category):
     for row in rows:
         assert row["distance_m"] == pytest.approx(distance_m(lon, lat, row["lon"], row["lat"]), abs=0.1)
     # offset() is a local flat approximation: the haversine distances agree within 0.5 %.
-    assert [r["distance_m"] for r in rows] == pytest.approx([120, 300, 600, 900], rel=0.005)
+    assert [r["distance_m"] for r in rows] == pytest.approx([120, 300, 400, 900], rel=0.005)
     assert [r["user_id"] for r in selectors.nearest_units(units["operator"], case, limit=2)] == [
         units["worker11b"].pk,
         units["worker11"].pk,
@@ -146,3 +146,18 @@ def test_track_is_for_the_command_center_and_audited(units, on_duty):
     assert [(p.lon, p.lat) for p in points] == [IN_GRID11]
     entry = AuditEntry.objects.get(action="units.track_view")
     assert entry.actor_id == units["operator1"].pk and entry.detail["unit"] == worker.pk
+
+
+def test_nearest_shows_no_unit_the_viewer_may_not_see(units, on_duty, category):
+    """Regression: nearest_units suggested every department's handlers wherever they were, with
+    their position, to an operator whose units list (the same scope rule) hides them."""
+    case = report(units["operator"], *IN_GRID11, category)
+    on_duty(units["handler"], *IN_GRID12)  # community 1: operator1's
+    on_duty(units["handler_other"], *IN_GRID21)  # community 2: not operator1's
+    for viewer, expected in (
+        ("operator1", {units["handler"].pk}),
+        ("operator", {units["handler"].pk, units["handler_other"].pk}),  # the street: both
+    ):
+        seen = {r["user_id"] for r in selectors.last_positions(units[viewer])}
+        suggested = {r["user_id"] for r in selectors.nearest_units(units[viewer], case)}
+        assert suggested == expected and suggested <= seen, viewer

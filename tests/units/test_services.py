@@ -99,6 +99,8 @@ def test_busy_units_share_their_position(units, on_duty):
         (103.6, 36.5, 1e6, "accuracy_m"),
         (103.6, 36.5, math.nan, "accuracy_m"),
         ("103.6", 36.5, 10, "lon"),
+        (103.6, True, 10, "lat"),  # regression: a boolean passed as 1
+        (103.6, 36.5, True, "accuracy_m"),
     ],
 )
 def test_bad_values_are_refused(units, on_duty, lon, lat, accuracy, field):

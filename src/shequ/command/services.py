@@ -18,7 +18,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from shequ.accounts.models import Department, Role, ScopeKind
+from shequ.accounts.models import COMMAND_CENTER_ROLES, Department, Role, ScopeKind
 from shequ.cases import selectors as case_selectors
 from shequ.cases.models import Case, Urgency
 from shequ.cases.services.intake import clean_text
@@ -50,7 +50,7 @@ ACK_LIMIT: dict[str, dt.timedelta] = {
 }
 
 # Who sends, escalates and closes: the command center and the leaders.
-SENDERS = frozenset({Role.COMMAND_OPERATOR, Role.ADMINISTRATOR, Role.LEADER})
+SENDERS = COMMAND_CENTER_ROLES
 # Who may receive one as a person: staff, not residents.
 RECIPIENT_ROLES = frozenset(Role) - {Role.RESIDENT}
 
@@ -260,7 +260,7 @@ def send_instruction(
                 recipient=recipient,
                 grid=_grid_for(actor, case, recipient, grid),
                 sent_by=actor,
-                sent_by_name=_name(actor),
+                sent_by_name=_name(actor)[: Instruction._meta.get_field("sent_by_name").max_length],
                 sent_at=now,
                 due_at=ack_due(urgency, now),
                 idempotency_key=idempotency_key,

@@ -19,7 +19,11 @@ from django.utils.translation import gettext as _
 from shequ.cases.models import Case, CaseState, Urgency
 from shequ.cases.services.machine import Action
 
-FEED_TYPES = frozenset({"cases.transitioned", "cases.deadline", "command.instruction", "units.position"})
+FEED_TYPES = frozenset(
+    {"cases.transitioned", "cases.deadline", "command.instruction", "units.position", "video.alert_raised"}
+)
+# Camera alerts that beep: people where they must not be, or gathering (the others wait in the queue).
+URGENT_ALERT_KINDS = frozenset({"intrusion", "crowd"})
 URGENT_LEVELS = frozenset({Urgency.URGENT.value, Urgency.CRITICAL.value})
 # Acts that bring a case (back) before the command center: an urgent case beeps on these only,
 # not on every step it takes.
@@ -35,14 +39,15 @@ class FeedItem:
     department_id: int | None
     user_id: int | None
     data: str
+    kind: str = ""  # the event type: scope depends on it (live.scope.ADDRESSED_TYPES)
 
     def as_wire(self) -> list[Any]:
         """The compact form the channel layer carries (msgpack and deepcopy both cheap)."""
-        return [self.seq, self.grid_id, self.department_id, self.user_id, self.data]
+        return [self.seq, self.grid_id, self.department_id, self.user_id, self.data, self.kind]
 
     @classmethod
     def from_wire(cls, raw: list[Any]) -> FeedItem:
-        return cls(int(raw[0]), raw[1], raw[2], raw[3], str(raw[4]))
+        return cls(int(raw[0]), raw[1], raw[2], raw[3], str(raw[4]), str(raw[5]) if len(raw) > 5 else "")
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -84,7 +89,11 @@ def _unit_status_label(status: str) -> str:
 
 
 def _title(
-    kind: str, payload: Mapping[str, Any], case: dict[str, Any] | None, unit: dict[str, Any] | None
+    kind: str,
+    payload: Mapping[str, Any],
+    case: dict[str, Any] | None,
+    unit: dict[str, Any] | None,
+    camera: str = "",
 ) -> str:
     number = payload.get("number") or (case or {}).get("number") or ""
     if kind == "cases.transitioned":
@@ -118,6 +127,13 @@ def _title(
             "name": name,
             "status": _unit_status_label(str(payload.get("status"))),
         }
+    if kind == "video.alert_raised":
+        from shequ.video.models import AlertKind  # the video app owns the kinds
+
+        return _("摄像头告警: %(kind)s · %(camera)s") % {
+            "kind": _label(AlertKind, payload.get("kind", "")),
+            "camera": camera,
+        }
     return kind
 
 
@@ -129,6 +145,8 @@ def _urgent(kind: str, payload: Mapping[str, Any]) -> bool:
     if kind == "command.instruction":
         what = payload.get("what")
         return what == "escalated" or (what == "sent" and payload.get("urgency") in URGENT_LEVELS)
+    if kind == "video.alert_raised":
+        return payload.get("kind") in URGENT_ALERT_KINDS
     return False
 
 
@@ -146,6 +164,16 @@ def to_items(rows: Iterable[tuple[int, str, Any, dt.datetime]]) -> list[FeedItem
         for _s, k, p, _a in wanted
         if k == "units.position" and isinstance(p, dict) and (uid := _int_or_none(p.get("user_id")))
     }
+    camera_ids = {
+        cid
+        for _s, k, p, _a in wanted
+        if k.startswith("video.") and isinstance(p, dict) and (cid := _int_or_none(p.get("camera_id")))
+    }
+    cameras: dict[int, str] = {}
+    if camera_ids:
+        from shequ.video.models import Camera
+
+        cameras = dict(Camera.objects.filter(pk__in=camera_ids).values_list("pk", "name"))
     now = timezone.now()
     cases = {
         c.pk: _case_dict(c, now)
@@ -178,7 +206,7 @@ def to_items(rows: Iterable[tuple[int, str, Any, dt.datetime]]) -> list[FeedItem
                 "seq": seq,
                 "type": kind,
                 "at": _local_iso(at),
-                "title": _title(kind, p, case, unit),
+                "title": _title(kind, p, case, unit, cameras.get(_int_or_none(p.get("camera_id")) or 0, "")),
                 "urgent": _urgent(kind, p),
                 "payload": p,
                 "case": case,
@@ -191,6 +219,7 @@ def to_items(rows: Iterable[tuple[int, str, Any, dt.datetime]]) -> list[FeedItem
                     department_id=_int_or_none(p.get("department_id")),
                     user_id=_int_or_none(p.get("user_id")),
                     data=json.dumps(message, ensure_ascii=False, separators=(",", ":")),
+                    kind=kind,
                 )
             )
     return items

@@ -19,6 +19,9 @@ from shequ.grids.selectors import visible_grid_ids
 FEED_ROLES = frozenset(
     {Role.ADMINISTRATOR, Role.COMMAND_OPERATOR, Role.LEADER, Role.DEPARTMENT_HANDLER, Role.GRID_WORKER}
 )
+# Events of things addressed to someone: a grid worker sees those meant for them, not every one of
+# their grids (as command.selectors.instructions_for lets them see only what they answer for).
+ADDRESSED_TYPES = frozenset({"command.instruction"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,15 +37,21 @@ class Viewer:
     def sees_anything(self) -> bool:
         return self.role in FEED_ROLES
 
-    def sees(self, item: Mapping[str, Any]) -> bool:
-        """Whether this viewer may see an event, given its payload or a FeedMessage (whose
-        `payload` then holds the scope fields)."""
+    def sees(self, item: Mapping[str, Any], kind: str | None = None) -> bool:
+        """Whether this viewer may see an event, given its payload and type (`kind`) or a
+        FeedMessage (whose `payload` then holds the scope fields, and `type` the type)."""
         payload = item.get("payload", item)
         if not isinstance(payload, Mapping):
             return False
-        return self.sees_keys(payload.get("grid_id"), payload.get("department_id"), payload.get("user_id"))
+        if kind is None:
+            kind = str(item.get("type", "")) if payload is not item else ""
+        return self.sees_keys(
+            payload.get("grid_id"), payload.get("department_id"), payload.get("user_id"), kind
+        )
 
-    def sees_keys(self, grid_id: int | None, department_id: int | None, user_id: int | None) -> bool:
+    def sees_keys(
+        self, grid_id: int | None, department_id: int | None, user_id: int | None, kind: str = ""
+    ) -> bool:
         role = self.role
         if role == Role.ADMINISTRATOR:
             return True
@@ -54,7 +63,7 @@ class Viewer:
         if role == Role.LEADER:
             return in_grids
         if role == Role.GRID_WORKER:
-            return in_grids or mine
+            return mine if kind in ADDRESSED_TYPES else in_grids or mine
         if role == Role.DEPARTMENT_HANDLER:
             return (department_id is not None and department_id == self.department_id) or mine
         return False

@@ -87,7 +87,7 @@ def replay(viewer: Viewer, after: int, upto: int, cap: int) -> list[FeedItem] | 
     )
     if len(rows) > SCAN_MAX:
         return None
-    seen = [r for r in rows if isinstance(r[2], dict) and viewer.sees(r[2])]
+    seen = [r for r in rows if isinstance(r[2], dict) and viewer.sees(r[2], kind=r[1])]
     if len(seen) > cap:
         return None
     return to_items(seen)
@@ -172,7 +172,7 @@ async def stream(viewer: Viewer, after: int | None, gate: _Gate | None = None) -
                 if item.seq <= cursor:
                     continue
                 cursor = item.seq
-                if viewer.sees_keys(item.grid_id, item.department_id, item.user_id):
+                if viewer.sees_keys(item.grid_id, item.department_id, item.user_id, item.kind):
                     out.append(frame(item))
             cursor = max(cursor, int(message["last"]))
             if out:

@@ -135,9 +135,12 @@ class UnitTrackPointSerializer(serializers.Serializer):
 
 
 class FiniteFloatField(serializers.FloatField):
-    """A float that is a number: NaN and infinities are refused (400), not stored."""
+    """A float that is a number: NaN, infinities and booleans (DRF takes true for 1.0) are refused
+    (400), not stored."""
 
     def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if not math.isfinite(value):
             self.fail("invalid")

@@ -124,8 +124,9 @@ def neighbour_grid_ids(grid: Grid) -> set[int]:
 def nearest_units(user: Any, case: Any, limit: int = 5) -> list[dict[str, Any]]:
     """Available units (on duty, not busy, a fix of the last 15 minutes) nearest to a located case,
     with `distance_m`, nearest first: the grid workers of the case's grid and its neighbours (within
-    the viewer's grids) and the departments' handlers. The viewer must be of the command center and
-    see the case; otherwise, or for a case without a point, none."""
+    the viewer's grids) and the departments' handlers, of the units the viewer sees (`units_for`).
+    The viewer must be of the command center and see the case; otherwise, or for a case without a
+    point, none."""
     if _role(user) not in COMMAND_CENTER_ROLES or case.lon is None or case.lat is None:
         return []
     if not cases_for(user).filter(pk=case.pk).exists():
@@ -140,7 +141,8 @@ def nearest_units(user: Any, case: Any, limit: int = 5) -> list[dict[str, Any]]:
         workers = Assignment.objects.filter(grid_id__in=grids).values("user_id")
         candidates |= Q(user__role=Role.GRID_WORKER, user_id__in=workers)
     qs = (
-        DutyStatus.objects.filter(candidates, user__is_active=True, status=Status.ON_DUTY)
+        units_for(user)  # the viewer's scope, as on the map: no unit they may not see
+        .filter(candidates, status=Status.ON_DUTY)
         .filter(consent_at__isnull=False, last_lon__isnull=False, last_at__gte=now - AVAILABLE_FRESH)
         .select_related("user", "user__department")
     )

@@ -156,18 +156,18 @@ class Recorded:
     published: bool
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)  # True is an int
+
+
 def check_fix(lon: Any, lat: Any, accuracy_m: Any, at: dt.datetime, now: dt.datetime) -> None:
     """A fix's values, each bounded (the API checks them too; other callers get the same rule)."""
     for name, value, bound in (("lon", lon, 180.0), ("lat", lat, 90.0)):
-        if not isinstance(value, int | float) or not math.isfinite(value) or abs(value) > bound:
+        if not _is_number(value) or not math.isfinite(value) or abs(value) > bound:
             raise Invalid(
                 _("坐标无效: {name} 应为 ±{bound} 之内的数").format(name=name, bound=bound), field=name
             )
-    if (
-        not isinstance(accuracy_m, int | float)
-        or not math.isfinite(accuracy_m)
-        or not 0 <= accuracy_m <= MAX_ACCURACY_M
-    ):
+    if not _is_number(accuracy_m) or not math.isfinite(accuracy_m) or not 0 <= accuracy_m <= MAX_ACCURACY_M:
         raise Invalid(_("定位精度应在 0 到 {n} 米之间").format(n=int(MAX_ACCURACY_M)), field="accuracy_m")
     if timezone.is_naive(at):
         raise Invalid(_("定位时间须带时区"), field="at")
