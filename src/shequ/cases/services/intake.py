@@ -659,8 +659,7 @@ def report_case(
             if not created:
                 return case, False
             evidence = [
-                store_photo(case, p, actor=actor, kind=photo_kind, stored=stored)
-                for p in checked_photos
+                store_photo(case, p, actor=actor, kind=photo_kind, stored=stored) for p in checked_photos
             ]
             grid = Grid.objects.filter(pk=case.grid_id).first() if case.grid_id else None
             duplicates = find_duplicates(case.category, case.lon, case.lat, now, exclude=case)
