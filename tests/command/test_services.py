@@ -333,3 +333,15 @@ def test_a_long_username_fits_the_senders_name(people, flow, make_user):
     instruction, _ = services.send_instruction(actor=sender, title="t", text="x", department=flow.department)
     instruction.refresh_from_db()
     assert instruction.sent_by_name == "u" * 80
+
+
+def test_a_long_username_fits_the_case_history_too(people, flow, make_user):
+    """Regression: the case history's `actor_name` (80 characters) took the whole username of a
+    sender instructing about a case; PostgreSQL refused the row."""
+    from shequ.accounts.models import Role
+    from shequ.cases.models import HistoryEntry
+
+    sender = make_user(Role.ADMINISTRATOR, username="v" * 120)  # sees every case
+    case = flow.to_state("dispatched")
+    services.send_instruction(actor=sender, title="t", text="x", department=flow.department, case=case)
+    assert HistoryEntry.objects.filter(case=case).latest("pk").actor_name == "v" * 80

@@ -172,7 +172,8 @@ def record(
         case=case,
         at=at or timezone.now(),
         actor=actor if is_user else None,
-        actor_name=(actor.display_name or actor.get_username()) if is_user else str(actor or "system"),
+        # A username may be 150 characters; the column keeps 80 (PostgreSQL refuses longer).
+        actor_name=((actor.display_name or actor.get_username()) if is_user else str(actor or "system"))[:80],
         action=action.value,
         from_state=from_state,
         to_state=to_state,
