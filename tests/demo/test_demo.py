@@ -123,6 +123,10 @@ def _person_key(p: Person, tags: dict[int, list[str]]) -> tuple[Any, ...]:
 
 def delete_demo() -> None:
     """Remove the demo's rows (audit entries stay: the log is append-only)."""
+    from shequ.video.models import Alert, Camera
+
+    Alert.objects.all().delete()  # alerts hold their cameras (PROTECT)
+    Camera.objects.all().delete()
     Case.objects.all().delete()  # the year of cases and the routing rules hold departments (PROTECT)
     RoutingRule.objects.all().delete()
     User.objects.filter(username__in=[a.username for a in users.DEMO_ACCOUNTS]).delete()

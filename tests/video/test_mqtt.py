@@ -80,7 +80,17 @@ def topics(prefix: str) -> list[str]:
 
 @pytest.fixture
 def camera(shared_db: None, system_user: Any, two_communities: dict[str, Any]) -> Any:
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from shequ.cases.models import Category
     from shequ.video.services import register_camera
+
+    # A transactional test before may have flushed the categories of migration cases/0002; the
+    # cases made here take their category from them.
+    if not Category.objects.exists():
+        import_module("shequ.cases.migrations.0002_default_categories").create_defaults(apps, None)
 
     return register_camera(
         actor=system_user, code="front_door", name="前门", lon=IN_GRID11[0], lat=IN_GRID11[1]
