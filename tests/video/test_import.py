@@ -4,21 +4,19 @@ reports."""
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
-from openpyxl import Workbook
 from rest_framework.test import APIClient
 
 from shequ.core import jobs
 from shequ.core.models import AuditEntry, Job
 from shequ.video.imports import import_file
 from shequ.video.models import Camera
+from tests.registry.test_import import csv_bytes, xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -55,27 +53,6 @@ def row(i: int, **overrides: Any) -> list[Any]:
     }
     values.update(overrides)
     return [values[h] for h in HEADERS]
-
-
-def xlsx(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title_rows: int = 0) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    for _ in range(title_rows):
-        sheet.append(["西岔镇视频点位表"])
-    sheet.append(list(headers))
-    for r in rows:
-        sheet.append(list(r))
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def csv_bytes(headers: Sequence[str], rows: Sequence[Sequence[Any]], encoding: str = "utf-8-sig") -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return out.getvalue().encode(encoding)
 
 
 def test_xlsx_import_then_idempotent_reimport(system_user, two_communities):
