@@ -34,6 +34,7 @@ interface Spec {
   kinds: Record<string, { label: string; fields: FieldSpec[] }>;
   common: FieldSpec[];
   labels: Record<string, string>;
+  strings?: Record<string, string>; // the page's language (forms.EDITOR_STRINGS); Chinese without it
 }
 interface FieldError {
   field: string;
@@ -41,7 +42,6 @@ interface FieldError {
 }
 
 const SVG = "http://www.w3.org/2000/svg";
-const DAYS = ["一", "二", "三", "四", "五", "六", "日"];
 const SAME_POINT = 0.006; // a second click this close to the last point (a double-click) adds none
 
 function h<K extends keyof HTMLElementTagNameMap>(
@@ -98,6 +98,10 @@ export function mountEditor(root: HTMLElement): void {
   const configEl = document.getElementById("video-editor-config");
   if (!configEl) return;
   const spec = JSON.parse(configEl.textContent ?? "{}") as Spec;
+  const tr = (key: string, fallback: string, n?: number | string): string =>
+    (spec.strings?.[key] ?? fallback).replace(/%\((n|status)\)s/g, String(n ?? ""));
+  const DAYS = tr("days", "一,二,三,四,五,六,日").split(",");
+  const DAY_NAMES = tr("day_names", "周一,周二,周三,周四,周五,周六,周日").split(",");
   const editable = root.dataset.editable === "true";
   const analytics: Analytics = structuredClone(spec.analytics ?? {});
   analytics.zones ??= [];
@@ -177,11 +181,11 @@ export function mountEditor(root: HTMLElement): void {
     if (!drawing) return;
     if (drawing.length >= 3) {
       const id = uniqueId("zone", zones.map((z) => z.id));
-      zones.push({ id, name: `区域${zones.length + 1}`, polygon: drawing });
+      zones.push({ id, name: tr("new_zone", "区域%(n)s", zones.length + 1), polygon: drawing });
       selected = zones.length - 1;
-      status.textContent = "区域已添加, 请命名并添加规则";
+      status.textContent = tr("zone_added", "区域已添加, 请命名并添加规则");
     } else {
-      status.textContent = "区域至少需要 3 个点";
+      status.textContent = tr("too_few_points", "区域至少需要 3 个点");
     }
     drawing = null;
     hover = null;
@@ -210,7 +214,7 @@ export function mountEditor(root: HTMLElement): void {
       if (!drawing) {
         drawing = [p];
         selected = null;
-        status.textContent = "单击添加顶点, 双击或回车闭合, Esc 取消";
+        status.textContent = tr("drawing", "单击添加顶点, 双击或回车闭合, Esc 取消");
       } else {
         const last = drawing[drawing.length - 1];
         if (Math.abs(last[0] - p[0]) > SAME_POINT || Math.abs(last[1] - p[1]) > SAME_POINT) drawing.push(p);
@@ -282,11 +286,11 @@ export function mountEditor(root: HTMLElement): void {
     const box = h("div", { class: "video-schedule", "data-field": `rules.${r}.schedule` });
     box.append(h("span", { class: "muted small" }, `${spec.labels.schedule ?? "生效时段"}: `));
     const windows = (rule.schedule ??= []);
-    if (!windows.length) box.append(h("span", { class: "muted small" }, "全天 "));
+    if (!windows.length) box.append(h("span", { class: "muted small" }, `${tr("all_day", "全天")} `));
     windows.forEach((w, j) => {
       const row = h("div", { class: "video-window", "data-field": `rules.${r}.schedule.${j}` });
       DAYS.forEach((d, k) => {
-        const cb = h("input", { type: "checkbox", "aria-label": `周${d}` });
+        const cb = h("input", { type: "checkbox", "aria-label": DAY_NAMES[k] ?? d });
         cb.checked = w.days.includes(k + 1);
         cb.disabled = !editable;
         cb.addEventListener("change", () => {
@@ -305,10 +309,13 @@ export function mountEditor(root: HTMLElement): void {
         });
         row.append(t);
       }
-      if (editable) row.append(button("×", () => windows.splice(j, 1), "删除时段"));
+      if (editable) row.append(button("×", () => windows.splice(j, 1), tr("delete_window", "删除时段")));
       box.append(row);
     });
-    if (editable) box.append(button("+ 时段", () => windows.push({ days: [1, 2, 3, 4, 5, 6, 7], start: "08:00", end: "20:00" })));
+    if (editable)
+      box.append(
+        button(tr("add_window", "+ 时段"), () => windows.push({ days: [1, 2, 3, 4, 5, 6, 7], start: "08:00", end: "20:00" })),
+      );
     return box;
   }
 
@@ -337,17 +344,17 @@ export function mountEditor(root: HTMLElement): void {
       rule.zone = zoneSelect.value;
       sync();
     });
-    box.append(h("label", { class: "video-field" }, h("span", {}, "区域"), zoneSelect));
+    box.append(h("label", { class: "video-field" }, h("span", {}, tr("zone", "区域")), zoneSelect));
     for (const fs of [...(kind?.fields ?? []), ...spec.common]) {
       box.append(input(`rules.${r}.${fs.name}`, rule[fs.name] ?? fs.default, fs, (v) => (rule[fs.name] = v)));
     }
     box.append(scheduleEditor(rule, r));
     const ignored = Array.isArray(rule.ignore) ? rule.ignore.length : 0;
     if (ignored) {
-      box.append(h("span", { class: "muted small" }, `已忽略 ${ignored} 处误报 `));
-      if (editable) box.append(button("清除", () => (rule.ignore = [])));
+      box.append(h("span", { class: "muted small" }, `${tr("ignored", "已忽略 %(n)s 处误报", ignored)} `));
+      if (editable) box.append(button(tr("clear", "清除"), () => (rule.ignore = [])));
     }
-    if (editable) box.append(button("删除规则", () => rules.splice(r, 1)));
+    if (editable) box.append(button(tr("delete_rule", "删除规则"), () => rules.splice(r, 1)));
     return box;
   }
 
@@ -367,9 +374,10 @@ export function mountEditor(root: HTMLElement): void {
       analytics.sample_fps = fps.value === "" ? undefined : Number(fps.value);
       sync();
     });
-    side.append(h("label", { class: "video-field" }, h("span", {}, "分析帧率 (帧/秒)"), fps));
-    side.append(h("h3", {}, `区域 (${zones.length})`));
-    if (!zones.length) side.append(h("p", { class: "muted small" }, editable ? "在画面上单击开始绘制区域" : "未设置区域"));
+    side.append(h("label", { class: "video-field" }, h("span", {}, tr("sample_fps", "分析帧率 (帧/秒)")), fps));
+    side.append(h("h3", {}, tr("zones", "区域 (%(n)s)", zones.length)));
+    if (!zones.length)
+      side.append(h("p", { class: "muted small" }, editable ? tr("draw_hint", "在画面上单击开始绘制区域") : tr("no_zones", "未设置区域")));
     zones.forEach((zone, i) => {
       const row = h("div", { class: `video-zone-row${i === selected ? " selected" : ""}`, "data-zone-row": zone.id });
       const name = h("input", { type: "text", "data-field": `zones.${i}.name`, name: `zones.${i}.name`, maxlength: "60" });
@@ -386,23 +394,23 @@ export function mountEditor(root: HTMLElement): void {
       });
       row.append(h("span", { class: "mono small", "data-field": `zones.${i}.polygon` }, zone.id), name);
       if (editable) {
-        const add = h("select", { "aria-label": "添加规则" });
-        add.append(h("option", { value: "" }, "+ 规则"));
+        const add = h("select", { "aria-label": tr("add_rule", "添加规则") });
+        add.append(h("option", { value: "" }, tr("new_rule", "+ 规则")));
         for (const [k, v] of Object.entries(spec.kinds)) add.append(h("option", { value: k }, v.label));
         add.addEventListener("change", () => {
           if (!add.value) return;
           newRule(add.value, zone.id);
           render();
         });
-        row.append(add, button("删除", () => deleteZone(i)));
+        row.append(add, button(tr("delete", "删除"), () => deleteZone(i)));
       }
       side.append(row);
     });
-    side.append(h("h3", {}, `规则 (${rules.length})`));
+    side.append(h("h3", {}, tr("rules", "规则 (%(n)s)", rules.length)));
     rules.forEach((rule, r) => side.append(ruleEditor(rule, r)));
     if (editable) {
       const save = h("button", { type: "button", class: "btn btn-primary", "data-save": "" });
-      save.textContent = "保存设置";
+      save.textContent = tr("save", "保存设置");
       save.addEventListener("click", () => void submit(save));
       side.append(h("div", { class: "video-editor-actions" }, save));
     }
@@ -442,7 +450,7 @@ export function mountEditor(root: HTMLElement): void {
 
   async function submit(save: HTMLButtonElement): Promise<void> {
     save.disabled = true;
-    status.textContent = "保存中…";
+    status.textContent = tr("saving", "保存中…");
     try {
       const response = await fetch(spec.save_url, {
         method: "POST",
@@ -457,14 +465,14 @@ export function mountEditor(root: HTMLElement): void {
       };
       if (response.ok && body.analytics) {
         showErrors([]);
-        status.textContent = body.message ?? "已保存";
+        status.textContent = body.message ?? tr("saved", "已保存");
         status.dataset.saved = String(Date.now());
       } else {
-        status.textContent = body.message ?? `保存失败 (${response.status})`;
+        status.textContent = body.message ?? tr("save_failed", "保存失败 (%(status)s)", response.status);
         showErrors(body.errors ?? [{ field: "", message: `HTTP ${response.status}` }]);
       }
     } catch {
-      status.textContent = "网络错误, 未保存";
+      status.textContent = tr("network_error", "网络错误, 未保存");
     } finally {
       save.disabled = false;
     }

@@ -115,6 +115,36 @@ FIELD_LABELS = {
     "enabled": _("启用"),
     "schedule": _("生效时段"),
 }
+# What the editor's script writes itself (statuses, buttons, headings): translated here, as the one
+# map's strings are (onemap.views.map_config), since the script has no catalog of its own.
+EDITOR_STRINGS = {
+    "zone": _("区域"),
+    "zones": _("区域 (%(n)s)"),
+    "rules": _("规则 (%(n)s)"),
+    "new_zone": _("区域%(n)s"),
+    "zone_added": _("区域已添加, 请命名并添加规则"),
+    "too_few_points": _("区域至少需要 3 个点"),
+    "drawing": _("单击添加顶点, 双击或回车闭合, Esc 取消"),
+    "draw_hint": _("在画面上单击开始绘制区域"),
+    "no_zones": _("未设置区域"),
+    "sample_fps": _("分析帧率 (帧/秒)"),
+    "add_rule": _("添加规则"),
+    "new_rule": _("+ 规则"),
+    "delete": _("删除"),
+    "delete_rule": _("删除规则"),
+    "all_day": _("全天"),
+    "days": _("一,二,三,四,五,六,日"),
+    "day_names": _("周一,周二,周三,周四,周五,周六,周日"),
+    "add_window": _("+ 时段"),
+    "delete_window": _("删除时段"),
+    "ignored": _("已忽略 %(n)s 处误报"),
+    "clear": _("清除"),
+    "save": _("保存设置"),
+    "saving": _("保存中…"),
+    "saved": _("已保存"),
+    "save_failed": _("保存失败 (%(status)s)"),
+    "network_error": _("网络错误, 未保存"),
+}
 
 
 def _field_spec(schema: dict[str, Any], name: str) -> dict[str, Any]:
@@ -155,4 +185,9 @@ def editor_spec() -> dict[str, Any]:
     base = config.ParkingRule.model_json_schema()
     base_defaults = config.ParkingRule(id="x", zone="x").model_dump(mode="json")
     common = [_field_spec(base, n) | {"default": base_defaults[n]} for n in COMMON_FIELDS]
-    return {"kinds": kinds, "common": common, "labels": {k: str(v) for k, v in FIELD_LABELS.items()}}
+    return {
+        "kinds": kinds,
+        "common": common,
+        "labels": {k: str(v) for k, v in FIELD_LABELS.items()},
+        "strings": {k: str(v) for k, v in EDITOR_STRINGS.items()},
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from shequ.core.fields import EncryptedTextField
 from shequ.core.models import SourcedModel, TimeStampedModel
@@ -115,7 +116,7 @@ class AlertState(models.TextChoices):
     NEW = "new", _("待研判")
     CONFIRMED = "confirmed", _("已确认")
     DISMISSED = "dismissed", _("误报")
-    FILED = "filed", _("自动立案")
+    FILED = "filed", pgettext_lazy("alert state", "自动立案")  # "filed automatically", not the rule flag
 
 
 class Alert(TimeStampedModel):

@@ -22,6 +22,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from shequ.cases.models import Case, CaseState, Category, Evidence, Source
 from shequ.cases.services.intake import DESCRIPTION_MAX, clean_text, report_case
@@ -263,9 +264,9 @@ def _check_handler(actor: Any, alert: Alert) -> None:
     if isinstance(actor, str):
         return
     if not may_handle(actor):
-        raise Forbidden("只有指挥中心坐席、系统管理员和网格员可以研判告警")
+        raise Forbidden(_("只有指挥中心坐席、系统管理员和网格员可以研判告警"))
     if not alerts_for(actor).filter(pk=alert.pk).exists():
-        raise Forbidden("该告警不在您的数据范围内")
+        raise Forbidden(_("该告警不在您的数据范围内"))
 
 
 def blurred_snapshot(alert: Alert) -> bytes | None:
@@ -355,7 +356,7 @@ def confirm_alert(
         assert alert.case is not None
         return alert.case
     if alert.state == AlertState.DISMISSED:
-        raise Conflict("该告警已标为误报, 不能再确认为案件")
+        raise Conflict(_("该告警已标为误报, 不能再确认为案件"))
     text = clean_text(description, "description", "问题描述", DESCRIPTION_MAX)
     case = _report(alert, actor=actor, category=category or category_for(alert), description=text)
     _handled(alert, AlertState.CONFIRMED, actor=actor, case=case)
@@ -373,7 +374,8 @@ def dismiss_alert(alert: Alert, *, actor: Any, reason: str = "", ignore_similar:
         return alert
     if alert.state in (AlertState.CONFIRMED, AlertState.FILED):
         number = alert.case.number if alert.case else ""
-        raise Conflict(f"该告警已转为案件 {number}, 不能再标为误报".replace("  ", " "))
+        message = _("该告警已转为案件 %(number)s, 不能再标为误报") % {"number": number}
+        raise Conflict(message.replace("  ", " "))
     reason = clean_text(reason, "reason", "误报原因", REASON_MAX)
     if ignore_similar:
         _ignore_box(alert, actor=actor)
@@ -385,19 +387,23 @@ def _ignore_box(alert: Alert, *, actor: Any) -> None:
     """Add the alert's box to its rule's `ignore` list, checked by the engine's schema as any
     settings are."""
     if not alert.rule_id or len(alert.box or []) != 4:
-        raise Invalid("该告警没有规则或目标框, 无法忽略相似告警", field="ignore_similar")
+        raise Invalid(_("该告警没有规则或目标框, 无法忽略相似告警"), field="ignore_similar")
     camera = Camera.objects.select_for_update().get(pk=alert.camera_id)
     analytics = dict(camera.analytics or {})
     rules = [dict(r) for r in analytics.get("rules", []) if isinstance(r, dict)]
     rule = next((r for r in rules if r.get("id") == alert.rule_id), None)
     if rule is None:
-        raise Invalid(f"规则 {alert.rule_id} 已不在该摄像头的分析规则中", field="ignore_similar")
+        raise Invalid(
+            _("规则 %(rule)s 已不在该摄像头的分析规则中") % {"rule": alert.rule_id}, field="ignore_similar"
+        )
     ignore = [list(b) for b in rule.get("ignore", [])]
     box = [float(v) for v in alert.box]
     if box not in ignore:
         if len(ignore) >= IGNORE_MAX:
             raise Invalid(
-                f"规则 {alert.rule_id} 已忽略 {IGNORE_MAX} 个区域, 请调整规则本身", field="ignore_similar"
+                _("规则 %(rule)s 已忽略 %(n)s 个区域, 请调整规则本身")
+                % {"rule": alert.rule_id, "n": IGNORE_MAX},
+                field="ignore_similar",
             )
         ignore.append(box)
     rule["ignore"] = ignore
@@ -405,7 +411,8 @@ def _ignore_box(alert: Alert, *, actor: Any) -> None:
     try:
         clean = check_analytics(analytics)
     except Refused as exc:
-        raise Invalid(f"无法加入忽略列表: {exc.message}", field="ignore_similar") from None
+        message = _("无法加入忽略列表: %(error)s") % {"error": exc.message}
+        raise Invalid(message, field="ignore_similar") from None
     camera.analytics = clean
     camera.save(update_fields=["analytics", "updated_at"])
     audit("video.camera_ignore", actor=actor, target=camera, code=camera.code, rule=alert.rule_id, box=box)

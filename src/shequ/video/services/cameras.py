@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from shequ.accounts.models import Role
 from shequ.core.audit import audit
@@ -213,7 +214,7 @@ def _check_writer(actor: Any) -> None:
     if isinstance(actor, str):
         return  # the system (an import run from the command line, the demo generator)
     if not may_manage(actor):
-        raise Forbidden("只有指挥中心坐席和系统管理员可以登记或修改摄像头")
+        raise Forbidden(_("只有指挥中心坐席和系统管理员可以登记或修改摄像头"))
 
 
 def _check_in_scope(actor: Any, grid_id: int | None) -> None:
@@ -223,7 +224,7 @@ def _check_in_scope(actor: Any, grid_id: int | None) -> None:
         return  # a camera in no grid is the command center's to place (as in selectors.cameras_for)
     visible = visible_grid_ids(actor)
     if visible is not None and grid_id not in visible:
-        raise Forbidden("摄像头位置不在您管辖的网格内", field="lon")
+        raise Forbidden(_("摄像头位置不在您管辖的网格内"), field="lon")
 
 
 def _audited(values: dict[str, Any]) -> dict[str, Any]:
@@ -291,13 +292,14 @@ def check_analytics(data: Any) -> dict[str, Any]:
     from shequ_vision.config import ConfigError, parse_analytics
 
     if not isinstance(data, dict):
-        raise Refused([{"field": "", "message": "分析规则应为 JSON 对象"}])
+        raise Refused([{"field": "", "message": _("分析规则应为 JSON 对象")}])
     try:
         size = len(json.dumps(data, ensure_ascii=False, allow_nan=False))
     except (ValueError, TypeError, RecursionError):
-        raise Refused([{"field": "", "message": "分析规则含有无法保存的值 (如 NaN 或嵌套过深)"}]) from None
+        raise Refused([{"field": "", "message": _("分析规则含有无法保存的值 (如 NaN 或嵌套过深)")}]) from None
     if size > ANALYTICS_MAX_BYTES:
-        raise Refused([{"field": "", "message": f"分析规则过大 (最多 {ANALYTICS_MAX_BYTES // 1024} KB)"}])
+        message = _("分析规则过大 (最多 %(n)s KB)") % {"n": ANALYTICS_MAX_BYTES // 1024}
+        raise Refused([{"field": "", "message": message}])
     try:
         config = parse_analytics(data)
     except ConfigError as exc:
