@@ -64,6 +64,7 @@ test: $(TEST_STAMP) $(ASSETS) lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/grid_index.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/vision.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules src/shequ/web/static/build
