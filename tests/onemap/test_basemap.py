@@ -151,10 +151,32 @@ def test_basemap_is_for_map_roles_only(places, var_dir, case_users):
         ("bytes=100-", False),
         ("bytes=5-4", False),
         ("bytes=x-", False),
+        # Regression: thousands of digits made int() raise (its 4,300-digit limit), a 500.
+        ("bytes=" + "1" * 5000 + "-", False),
+        ("bytes=0-" + "9" * 5000, (0, 99)),
+        ("bytes=-" + "9" * 5000, (0, 99)),
+        ("bytes=" + "0" * 5000 + "5-", (5, 99)),
+        ("bytes=\u0661-", False),  # an Arabic-Indic digit is no DIGIT of RFC 9110
     ],
 )
 def test_byte_range_parsing(header, expected):
     assert byte_range(header, 100) == expected
+
+
+def test_hostile_ranges_are_not_500s(places, var_dir, case_users):
+    """Regression: a Range of thousands of digits was a 500; an If-Range naming an older file made an
+    unsatisfiable range a 416, where RFC 9110 (13.2.2) ignores the Range: the whole file, 200."""
+    call_command("basemap")
+    size = (var_dir / "basemap.pmtiles").stat().st_size
+    client = client_for(case_users["operator"])
+    huge = client.get("/onemap/basemap.pmtiles", HTTP_RANGE="bytes=" + "7" * 5000 + "-")
+    assert huge.status_code == 416 and huge["Content-Range"] == f"bytes */{size}"
+    clamped = client.get("/onemap/basemap.pmtiles", HTTP_RANGE="bytes=0-" + "7" * 5000)
+    assert clamped.status_code == 206 and len(clamped.content) == size
+    for bad in (f"bytes={size}-", "bytes=abc"):
+        stale = client.get("/onemap/basemap.pmtiles", HTTP_RANGE=bad, HTTP_IF_RANGE='"old"')
+        assert stale.status_code == 200, bad
+        assert len(b"".join(stale.streaming_content)) == size
 
 
 def test_metadata_is_json(places, var_dir):

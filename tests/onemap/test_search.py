@@ -71,3 +71,22 @@ def test_another_community_finds_nothing_of_ours(world, make_user):
     assert search(other, "王B11") == []
     assert search(other, "幸福路B11") == []
     assert [r["kind"] for r in search(other, "王B21")] == ["person"]
+
+
+def test_a_building_drawn_as_a_multipolygon_is_found(world):
+    """Regression: a building known only by a MultiPolygon footprint (the basemap draws those) made
+    the search a 500: its place is the centre of its first part's outer ring."""
+    from shequ.registry.models import Building
+
+    ring = [[103.61, 36.505], [103.612, 36.505], [103.612, 36.507], [103.61, 36.507], [103.61, 36.505]]
+    far = [[x + 0.01, y] for x, y in ring]
+    Building.objects.create(
+        code="BM",
+        name="双塔大厦",
+        address="新区大道20号",
+        grid=world["grid11"],
+        footprint={"type": "MultiPolygon", "coordinates": [[ring], [far]]},
+    )
+    [found] = search(world["operator"], "双塔大厦")
+    assert found["kind"] == "building"
+    assert abs(found["lon"] - 103.6108) < 1e-9 and abs(found["lat"] - 36.5058) < 1e-9

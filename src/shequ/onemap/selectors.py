@@ -222,7 +222,7 @@ def _asset_point(row: dict[str, Any]) -> dict[str, Any]:
 ASSET_FIELDS = ("id", "code", "name", "status", "lon", "lat", "category__name", "category__code")
 
 
-CAMERA_FIELDS = ("id", "code", "name", "status", "lon", "lat", "grid_id")
+CAMERA_FIELDS = ("id", "code", "name", "status", "lon", "lat")
 
 
 def _camera_point(row: dict[str, Any]) -> dict[str, Any]:
@@ -311,9 +311,16 @@ def _result(kind: str, label: str, lon: float | None, lat: float | None, url: st
     return {"kind": kind, "label": label, "lon": lon, "lat": lat, "url": url}
 
 
-def _centroid(geometry: dict[str, Any] | None) -> tuple[float, float] | None:
-    ring: Iterable[Any] = ((geometry or {}).get("coordinates") or [[]])[0]
-    points = [p for p in ring if isinstance(p, list | tuple) and len(p) >= 2]
+def _centroid(geometry: Any) -> tuple[float, float] | None:
+    """The mean of the outer ring's points (of the first part of a MultiPolygon); None for anything
+    else a hand-edited footprint may hold."""
+    coordinates = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if isinstance(geometry, dict) and geometry.get("type") == "MultiPolygon" and coordinates:
+        coordinates = coordinates[0]
+    ring: Iterable[Any] = coordinates[0] if isinstance(coordinates, list) and coordinates else []
+    points = [p for p in ring if isinstance(p, list) and len(p) >= 2]
+    if not all(isinstance(v, int | float) for p in points for v in p[:2]):
+        return None
     if not points:
         return None
     return sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points)

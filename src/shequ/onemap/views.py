@@ -97,7 +97,14 @@ def onemap(request: HttpRequest) -> HttpResponse:
     return render(request, "onemap/map.html", context)
 
 
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # ASCII DIGITs (RFC 9110), not any Unicode digit
+BEYOND = 10**18  # past any file: a position of more digits reads as this
+
+
+def _position(digits: str) -> int:
+    # A hostile header may carry thousands of digits: int() refuses past 4,300 (a 500).
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else BEYOND
 
 
 def byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
@@ -116,13 +123,13 @@ def byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
     if first == "" and last == "":
         return False
     if first == "":  # the last N bytes
-        n = int(last)
+        n = _position(last)
         if n == 0 or size == 0:
             return False
         return max(size - n, 0), size - 1
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size or (last != "" and int(last) < start):
+    start = _position(first)
+    end = size - 1 if last == "" else min(_position(last), size - 1)
+    if start >= size or (last != "" and _position(last) < start):
         return False
     return start, end
 
@@ -141,8 +148,8 @@ def basemap_file(request: HttpRequest) -> HttpResponseBase:
     tag = f'"{stat.st_mtime_ns:x}-{size:x}"'
     asked = byte_range(request.headers.get("Range", ""), size)
     if_range = request.headers.get("If-Range")
-    if asked and if_range and if_range.strip() != tag:
-        asked = None  # the file changed since the client's first read: all of it
+    if asked is not None and if_range and if_range.strip() != tag:
+        asked = None  # the file changed since the client's first read: all of it (even for a 416)
     response: HttpResponseBase
     if asked is False:
         response = HttpResponse(status=416)
