@@ -165,6 +165,10 @@ def test_case_filters(world, case_categories):
         ({"created_before": "2026-13-45"}, "created_before"),
         ({"bbox": "1\x00,2,3,4"}, "bbox"),
         ({"open": "maybe"}, "open"),
+        # Regressions: these were 500s (several minus signs; years at the calendar's edges).
+        ({"zoom": "--5"}, "zoom"),
+        ({"created_before": "9999-12-31"}, "created_before"),
+        ({"created_after": "0001-01-01"}, "created_after"),
     ],
 )
 def test_bad_parameters_are_400_naming_them(world, params, field):

@@ -93,6 +93,10 @@ def param_moment(params: Mapping[str, str], name: str, *, end_of_day: bool = Fal
         moment = None if day else parse_datetime(value)
     except ValueError:
         moment = day = None
+    # Years at the calendar's edges overflow the next day or the conversion to UTC (a 500).
+    when = day or moment
+    if when is not None and not 1900 <= when.year <= 9998:
+        raise BadRequest(f"参数 {name} 的年份应在 1900 到 9998 之间", field=name)
     if day is not None:
         moment = dt.datetime.combine(day + dt.timedelta(days=1) if end_of_day else day, dt.time())
     if moment is None:
