@@ -4,9 +4,10 @@ HTTP range requests (/onemap/basemap.pmtiles). The big screen is screen.py."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import http_date
@@ -134,6 +135,21 @@ def byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
     return start, end
 
 
+RANGE_PIECE = 64 * 1024
+
+
+def _read_range(target: Any, first: int, last: int) -> Iterator[bytes]:
+    with target.open("rb") as f:
+        f.seek(first)
+        left = last - first + 1
+        while left > 0:
+            piece = f.read(min(RANGE_PIECE, left))
+            if not piece:  # the file shrank under us: end here (the client sees a short body)
+                return
+            left -= len(piece)
+            yield piece
+
+
 @require_safe
 @access.require(may_use_map)  # type: ignore[arg-type]  # a FileResponse streams: not an HttpResponse
 def basemap_file(request: HttpRequest) -> HttpResponseBase:
@@ -160,12 +176,12 @@ def basemap_file(request: HttpRequest) -> HttpResponseBase:
     else:
         assert isinstance(asked, tuple)
         first, last = asked
-        with target.open("rb") as f:
-            f.seek(first)
-            chunk = f.read(last - first + 1)
-        response = HttpResponse(chunk, status=206, content_type="application/vnd.pmtiles")
+        # Streamed in pieces: `bytes=0-` of a city's basemap must not be read into memory at once.
+        response = StreamingHttpResponse(
+            _read_range(target, first, last), status=206, content_type="application/vnd.pmtiles"
+        )
         response["Content-Range"] = f"bytes {first}-{last}/{size}"
-        response["Content-Length"] = str(len(chunk))
+        response["Content-Length"] = str(last - first + 1)
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = tag
     response["Last-Modified"] = http_date(stat.st_mtime)
