@@ -74,7 +74,7 @@ def param_int(params: Mapping[str, str], name: str, *, low: int = 0, high: int =
     value = _raw(params, name)
     if value is None:
         return None
-    if not re.fullmatch(r"-?[0-9]{1,11}", value):  # one sign at most ("--5" is no number)
+    if len(value) > 12 or not re.fullmatch(r"-?[0-9]+", value):  # one sign at most ("--5" is no number)
         raise BadRequest(f"参数 {name} 应为整数, 不是 {value[:40]!r}", field=name)
     number = int(value)
     if not low <= number <= high:
