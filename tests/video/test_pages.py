@@ -397,3 +397,12 @@ def test_feed_message_for_a_camera_alert(video):
     message = json.loads(item.data)
     assert message["title"] == "摄像头告警: 违章停车 · 摄像头CAM11"
     assert item.grid_id == video["grid11"].pk  # scoped like every feed event
+
+
+def test_a_hostile_thumbnail_width_is_the_full_image_not_a_500(video):
+    """Regression: ?w= with thousands of digits passed isdigit() and int() raised (a 500)."""
+    alert = video["alert11"]
+    client = client_for(video["operator"])
+    for w in ("9" * 5000, "٣٢٠", "-1", "x"):
+        answer = client.get(f"/video/alerts/{alert.pk}/snapshot.jpg", {"w": w})
+        assert answer.status_code == 200 and answer["Content-Type"] == "image/jpeg", w
