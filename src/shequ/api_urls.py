@@ -9,6 +9,7 @@ from shequ.analytics import api as analytics_api
 from shequ.cases import api as cases_api
 from shequ.command import api as command_api
 from shequ.core import api_views as core_api
+from shequ.drones import api as drones_api
 from shequ.grids import api as grids_api
 from shequ.live import api as live_api
 from shequ.onemap import api as onemap_api
@@ -28,6 +29,7 @@ urlpatterns = [
     path("live/", include(live_api.urlpatterns)),
     path("onemap/", include(onemap_api.urlpatterns)),
     path("video/", include(video_api.urlpatterns)),
+    path("drones/", include(drones_api.urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

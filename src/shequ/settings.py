@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "shequ.live",
     "shequ.onemap",
     "shequ.video",
+    "shequ.drones",
     "shequ.web",
     "shequ.demo",
 ]
@@ -385,6 +386,9 @@ MQTT_SHARED_GROUP = env("MQTT_SHARED_GROUP", "shequ")
 # Alert snapshots and clips (surveillance images: ARCHITECTURE §7) are deleted after this many
 # days (the alert row stays; a case made from an alert keeps its own, blurred copy as evidence).
 VIDEO_RETENTION_DAYS = env_int("VIDEO_RETENTION_DAYS", 30, low=1, high=3650)
+
+# --- drones ---------------------------------------------------------------------------------
+# (docs/drones.md) Settings of the drone side are added here by the code that reads them.
 
 LOGGING = {
     "version": 1,

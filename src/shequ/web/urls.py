@@ -24,6 +24,7 @@ urlpatterns = [
     path("live/", include("shequ.live.urls")),
     path("onemap/", include("shequ.onemap.urls")),
     path("video/", include("shequ.video.urls")),
+    path("drones/", include("shequ.drones.urls")),
 ]
 # One list page and one export per register: /registry/people/, /registry/people/export.xlsx
 for kind in KINDS.split("|"):
