@@ -1,0 +1,69 @@
+"""A detection's projected position lands in the right grid: a real person (Intel clip) pasted into
+the real DJI photo, found by the real SSD detector, projected through the photo's footprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from shapely.geometry import Polygon, box
+
+from shequ.core.geo import GridIndex, distance_m
+from shequ_vision.aerial import analyse_photo, headings_from_track, read_photo
+from tests.conftest import SHARED_MEDIA
+from tests.vision.conftest import _need, read_frame
+
+
+def test_detection_lands_in_the_grid_on_its_side(one_by_one: Path, ssd: object) -> None:
+    photos = [_need(SHARED_MEDIA / n, n).read_bytes() for n in ("DJI_0061.JPG", "DJI_0062.JPG")]
+    heading = headings_from_track([read_photo(d) for d in photos])[0].heading  # ~272°: top faces west
+    frame = read_frame(one_by_one, 800)  # one person, SSD finds them at 0.99
+    person = cv2.resize(frame[8:389, 322:561], None, fx=2.0, fy=2.0)
+    ph, pw = person.shape[:2]
+    base = cv2.imdecode(np.frombuffer(photos[0], np.uint8), cv2.IMREAD_COLOR)
+    meta = read_photo(photos[0])
+    west_grid = east_grid = None
+    for cy, side in ((0.27, "west"), (0.73, "east")):
+        image = base.copy()
+        x0, y0 = int(0.5 * 2400 - pw / 2), int(cy * 1800 - ph / 2)
+        image[y0 : y0 + ph, x0 : x0 + pw] = person
+        ok, jpeg = cv2.imencode(".jpg", image)
+        assert ok
+        # Re-encoding with OpenCV drops EXIF: give what the photo said (position is in the EXIF of
+        # the original; here the drone's own record).
+        data = _with_exif(jpeg.tobytes(), photos[0])
+        m, fp, found = analyse_photo(data, ssd, heading=heading)  # type: ignore[arg-type]
+        assert (m.lon, m.lat) == (meta.lon, meta.lat)
+        people = [d for d in found if d.label == "person" and d.score > 0.5]
+        assert len(people) == 1, found
+        # Two grids splitting the footprint along the meridian through the photo centre.
+        lon_c = fp.centre[0]
+        ring = Polygon(fp.polygon)
+        minx, miny, maxx, maxy = ring.bounds
+        grids = GridIndex(
+            [
+                ("W", box(minx - 0.01, miny - 0.01, lon_c, maxy + 0.01)),
+                ("E", box(lon_c, miny - 0.01, maxx + 0.01, maxy + 0.01)),
+            ]
+        )
+        got = grids.locate(people[0].lon, people[0].lat)
+        assert got == ("W" if side == "west" else "E")
+        expected = fp.to_ground(0.5, cy)
+        assert distance_m(people[0].lon, people[0].lat, *expected) < 5.0
+        if side == "west":
+            west_grid = got
+        else:
+            east_grid = got
+    assert (west_grid, east_grid) == ("W", "E")
+
+
+def _with_exif(jpeg: bytes, original: bytes) -> bytes:
+    import io
+
+    from PIL import Image
+
+    exif = Image.open(io.BytesIO(original)).getexif()
+    out = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).save(out, "JPEG", exif=exif, quality=95)
+    return out.getvalue()
