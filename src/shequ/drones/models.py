@@ -190,6 +190,12 @@ class Flight(TimeStampedModel, SourcedModel):
 
     class Meta:
         ordering = ["-started_at", "-pk"]
+        constraints = [
+            # A scheduled patrol or a flight reported by a ground station is one row however often sent.
+            models.UniqueConstraint(
+                fields=["source", "source_id"], condition=~models.Q(source_id=""), name="flight_source_once"
+            )
+        ]
         verbose_name = _("飞行架次")
         verbose_name_plural = _("飞行架次")
 

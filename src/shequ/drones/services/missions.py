@@ -32,7 +32,9 @@ from shapely.geometry.base import BaseGeometry
 from shequ.core.audit import audit
 from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid
 from shequ.core.geo import local_projection
+from shequ.core.outbox import publish
 from shequ.drones import selectors
+from shequ.drones.events import FlightStateChanged
 from shequ.drones.models import Dock, Drone, Flight, FlightState, Mission, Pattern, Repeat
 from shequ.grids import index as grid_index
 from shequ.grids.models import Grid
@@ -863,6 +865,11 @@ def start_scheduled(now: dt.datetime | None = None) -> dict[str, int]:
                     source_id=source_id,
                 )
                 audit("drones.flight_schedule", actor="system", target=flight, mission=mission.code)
+                publish(
+                    FlightStateChanged(
+                        flight_id=flight.pk, drone_id=flight.drone_id, state=flight.state, previous=""
+                    )
+                )
                 created += 1
             mission.next_run_at = next_run(
                 mission.repeat, mission.repeat_time, mission.repeat_weekdays, max(now, run_at)
