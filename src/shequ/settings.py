@@ -389,6 +389,36 @@ VIDEO_RETENTION_DAYS = env_int("VIDEO_RETENTION_DAYS", 30, low=1, high=3650)
 
 # --- drones ---------------------------------------------------------------------------------
 # (docs/drones.md) Settings of the drone side are added here by the code that reads them.
+# MAVLink telemetry over UDP, `udpin:HOST:PORT` (e.g. udpin:0.0.0.0:14550): `shequ serve` receives
+# it in a thread when set; empty = none (`shequ drone telemetry --udp ...` runs a receiver alone).
+DRONE_MAVLINK_UDP = env("DRONE_MAVLINK_UDP", "")
+# MQTT topics of JSON telemetry (on SHEQU_MQTT_URL's broker); the `+` level is the drone's code.
+DRONE_MQTT_TOPICS = env_list("DRONE_MQTT_TOPICS", "shequ/drones/+/telemetry")
+# Missions above this height (metres above take-off) are refused: 120 m is the usual ceiling for
+# light drones in China's airspace rules; raise it only with an airspace approval (max 500).
+DRONE_MAX_ALTITUDE_M = env_int("DRONE_MAX_ALTITUDE_M", 120, low=10, high=500)
+# Aerial photos (docs/drones.md, "Photos and findings"): a file above this size or pixel count is
+# refused (a 45 MP survey camera writes ~25 MB JPEGs); at most this many files per upload.
+DRONE_PHOTO_MAX_MB = env_int("DRONE_PHOTO_MAX_MB", 40, low=1, high=500)
+DRONE_PHOTO_MAX_PIXELS = env_int("DRONE_PHOTO_MAX_PIXELS", 100_000_000, low=1_000_000, high=400_000_000)
+DRONE_UPLOAD_MAX_FILES = env_int("DRONE_UPLOAD_MAX_FILES", 100, low=1, high=1000)
+# Django caps the files of one request (100 by default); a photo upload may carry that many.
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, DRONE_UPLOAD_MAX_FILES)
+# The detector runs on square tiles of this many pixels (overlapping by a fifth): from 100 m a
+# person is a few pixels wide; 0 runs it on the whole photo at once.
+DRONE_DETECT_TILE_PX = env_int("DRONE_DETECT_TILE_PX", 640, low=0, high=8192)
+# At least this many people, each within this many metres of another, are a crowd (人员聚集).
+DRONE_CROWD_MIN_PEOPLE = env_int("DRONE_CROWD_MIN_PEOPLE", 5, low=2, high=1000)
+DRONE_CROWD_RADIUS_M = env_int("DRONE_CROWD_RADIUS_M", 10, low=1, high=100)
+# A photo is compared with the latest photo of the same place taken at least this long before (an
+# earlier patrol, not the next frame of the same pass) whose footprint covers this share of it.
+DRONE_CHANGE_MIN_GAP_MINUTES = env_int("DRONE_CHANGE_MIN_GAP_MINUTES", 60, low=1, high=525_600)
+DRONE_CHANGE_MIN_OVERLAP = env_int("DRONE_CHANGE_MIN_OVERLAP_PERCENT", 30, low=5, high=100) / 100
+# A folder that `shequ serve` watches for photos (empty: none): each file is ingested once, then
+# moved to done/ or rejected/ (with a .txt saying why). A file modified in the last
+# DRONE_INBOX_SETTLE_SECONDS is taken to be still copying and waits for the next pass.
+DRONE_INBOX = env("DRONE_INBOX", "")
+DRONE_INBOX_SETTLE_SECONDS = env_int("DRONE_INBOX_SETTLE_SECONDS", 10, low=0, high=3600)
 
 LOGGING = {
     "version": 1,

@@ -9,6 +9,10 @@ alerts through `video.ingest`. Each topic filter says what its messages are:
 - a filter ending in `/reviews` (`frigate/reviews`): Frigate's review items;
 - anything else: the generic body, with `camera` in it.
 
+Drone telemetry comes through the same consumer: the filters of `settings.DRONE_MQTT_TOPICS`
+(`shequ/drones/+/telemetry`) carry the JSON telemetry body of docs/drones.md, the drone's code at
+the `+` level, and are handed to `shequ.drones.telemetry.ingest_mqtt`.
+
 With MQTT 5 (the default) the subscriptions are shared (`$share/<group>/<filter>`): the broker hands
 each message to one consumer of the group, so several `shequ serve` or `shequ mqtt-consumer`
 processes split the load. For a broker without MQTT 5, `SHEQU_MQTT_PROTOCOL=3.1.1` (and a v5
@@ -44,11 +48,12 @@ from shequ.video.models import AlertOrigin
 
 log = logging.getLogger(__name__)
 
-RouteKind = Literal["generic", "frigate_events", "frigate_reviews"]
+RouteKind = Literal["generic", "frigate_events", "frigate_reviews", "drone_telemetry"]
 REJECTIONS = (
     "bad_json",
     "invalid",
     "unknown_camera",
+    "unknown_drone",
     "camera_mismatch",
     "bad_snapshot",
     "too_large",
@@ -91,7 +96,7 @@ def parse_url(url: str) -> Broker:
 class Route:
     filter: str
     kind: RouteKind
-    camera_level: int | None = None  # the topic level that names the camera (generic routes)
+    camera_level: int | None = None  # the topic level that names the camera (or the drone)
 
 
 def route_for(topic_filter: str) -> Route:
@@ -105,6 +110,13 @@ def route_for(topic_filter: str) -> Route:
     return Route(topic_filter, "generic")
 
 
+def drone_route(topic_filter: str) -> Route:
+    levels = topic_filter.split("/")
+    if "+" not in levels:
+        raise ImproperlyConfigured(f"SHEQU_DRONE_MQTT_TOPICS: {topic_filter} 应有一层 + (无人机编号)")
+    return Route(topic_filter, "drone_telemetry", levels.index("+"))
+
+
 class MqttConsumer:
     """Consumes camera events from the broker in a thread (`start`/`stop`) or in the caller's
     (`run`). `counters` counts outcomes: created, repeat, ignored (Frigate messages that make no
@@ -115,6 +127,7 @@ class MqttConsumer:
         url: str | None = None,
         topics: list[str] | None = None,
         *,
+        drone_topics: list[str] | None = None,
         group: str | None = None,
         protocol: str | None = None,
         client_id: str | None = None,
@@ -124,7 +137,11 @@ class MqttConsumer:
         filters = [t.strip() for t in (topics if topics is not None else settings.MQTT_TOPICS) if t.strip()]
         if not filters:
             raise ImproperlyConfigured("SHEQU_MQTT_TOPICS 为空")
-        self.routes = [route_for(f) for f in filters]
+        # Topics given by the caller are all it wants; the settings' drone topics come with the settings'.
+        if drone_topics is None:
+            drone_topics = getattr(settings, "DRONE_MQTT_TOPICS", []) if topics is None else []
+        drones = [drone_route(f.strip()) for f in drone_topics if f.strip()]
+        self.routes = [route_for(f) for f in filters] + drones
         self.group = group if group is not None else getattr(settings, "MQTT_SHARED_GROUP", "shequ")
         self.protocol = protocol or getattr(settings, "MQTT_PROTOCOL", "5")
         self.client_id = client_id or f"shequ-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -271,6 +288,10 @@ class MqttConsumer:
                 f"消息过大: {len(payload)} 字节(最多 {self.max_payload})", reason="too_large"
             )
         data = ingest.parse_json(payload)
+        if route.kind == "drone_telemetry":
+            from shequ.drones.telemetry import ingest_mqtt
+
+            return ingest_mqtt(topic.split("/")[route.camera_level or 0], data)
         if route.kind == "frigate_events":
             result = ingest.ingest_frigate_event(data)
         elif route.kind == "frigate_reviews":

@@ -145,6 +145,7 @@ class Command(BaseCommand):
             scheduler.start()
             self.stdout.write(f"定时任务已启动: {', '.join(e.name for e in scheduler.entries)}")
             self._start_video(embedded)
+            self._start_drones(embedded)
             self.stdout.flush()
             server.run(sockets=[sock])
         finally:
@@ -174,6 +175,24 @@ class Command(BaseCommand):
             consumer.start()
             started.append(consumer)
             self.stdout.write(f"MQTT 告警消费已启动: {consumer.broker.host}:{consumer.broker.port}")
+
+    def _start_drones(self, started: list[Any]) -> None:
+        """The MAVLink telemetry receiver in a thread when SHEQU_DRONE_MAVLINK_UDP is set (docs/drones.md;
+        JSON telemetry over MQTT comes through the MQTT consumer above)."""
+        if not settings.DRONE_MAVLINK_UDP:
+            return
+        from shequ.drones.telemetry import UdpService
+
+        try:
+            service = UdpService(settings.DRONE_MAVLINK_UDP)
+        except (ValueError, OSError) as exc:
+            raise CommandError(
+                f"无法接收无人机遥测 SHEQU_DRONE_MAVLINK_UDP={settings.DRONE_MAVLINK_UDP}: {exc}"
+            ) from None
+        service.start()
+        started.append(service)
+        host, port = service.address
+        self.stdout.write(f"无人机遥测接收已启动: UDP {host}:{port} (MAVLink)")
 
     def _check_migrated(self) -> None:
         connection = connections[DEFAULT_DB_ALIAS]
