@@ -459,11 +459,12 @@ def _sweep(
     keep = np.ones(len(x), dtype=bool)
     keep[1:] = np.hypot(np.diff(x), np.diff(y)) > 0.01  # hovering adds nothing
     if not keep.all():
-        # A hover keeps the lowest altitude of the points at that spot.
+        # Points at one spot (a hover, a vertical climb or descent) keep the highest altitude: a
+        # nadir footprint from higher up contains the ones below it on the same spot.
         groups = np.cumsum(keep) - 1
-        low = np.full(int(groups[-1]) + 1, np.inf)
-        np.minimum.at(low, groups, alt)
-        x, y, alt = x[keep], y[keep], low
+        high = np.full(int(groups[-1]) + 1, -np.inf)
+        np.maximum.at(high, groups, alt)
+        x, y, alt = x[keep], y[keep], high
     if len(x) == 1:
         ends.append((float(x[0]), float(y[0]), 0.0, float(alt[0]), float(alt[0])))
         return
