@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 const outdir = "../src/shequ/web/static/build";
 mkdirSync(outdir, { recursive: true });
 await esbuild.build({
-  entryPoints: ["src/app.ts", "src/app.css", "src/dashboard.ts", "src/onemap.ts", "src/screen.ts", "src/duty.ts", "src/video.ts"],
+  entryPoints: ["src/app.ts", "src/app.css", "src/dashboard.ts", "src/onemap.ts", "src/screen.ts", "src/duty.ts", "src/video.ts", "src/drones.ts"],
   bundle: true,
   minify: true,
   sourcemap: true,

@@ -20,7 +20,7 @@ interface TileSource {
 interface Config {
   tiles: TileSource;
   basemap: { url: string; layers: string[]; min_zoom: number; max_zoom: number };
-  api: Record<"grids" | "cases" | "cameras" | "assets" | "units" | "search", string>;
+  api: Record<"grids" | "cases" | "cameras" | "assets" | "units" | "drones" | "missions" | "search", string>;
   feed_url: string;
   case_url: string;
   states: Record<string, string>;
@@ -29,7 +29,7 @@ interface Config {
   strings: Record<string, string>;
 }
 
-type LayerName = "grids" | "cases" | "cameras" | "assets" | "units";
+type LayerName = "grids" | "cases" | "cameras" | "assets" | "units" | "drones" | "missions";
 type Props = Record<string, unknown>;
 type FC = GeoJSON.FeatureCollection<GeoJSON.Geometry, Props> & { mode?: string; count?: number };
 
@@ -89,7 +89,10 @@ class OneMap {
     cameras: L.layerGroup(),
     assets: L.layerGroup(),
     units: L.layerGroup(),
+    drones: L.layerGroup(),
+    missions: L.layerGroup(),
   };
+  readonly droneMarkers = new Map<number, L.Marker>();
   readonly counts: Partial<Record<LayerName, number>> = {};
   readonly caseMarkers = new Map<number, L.CircleMarker>();
   caseMode = "points";
@@ -157,7 +160,7 @@ class OneMap {
 
   enabled(name: LayerName): boolean {
     const box = this.filters?.querySelector<HTMLInputElement>(`input[name=layer][value=${name}]`);
-    return box ? box.checked : name !== "assets" && name !== "cameras";
+    return box ? box.checked : name !== "assets" && name !== "cameras" && name !== "missions";
   }
 
   onFilter(e: Event): void {
@@ -222,8 +225,17 @@ class OneMap {
     if (name === "grids") this.drawGrids(data);
     else if (name === "cases") this.drawCases(data);
     else if (name === "units") this.drawUnits(data);
+    else if (name === "drones") this.drawDrones(data);
+    else if (name === "missions") this.drawMissions(data);
     else this.drawAssets(name, data);
-    this.counts[name] = name === "grids" || name === "units" ? data.features.length : (data.count ?? data.features.length);
+    this.counts[name] =
+      name === "drones"
+        ? this.droneMarkers.size
+        : name === "missions"
+          ? new Set(data.features.map((f) => f.properties.id)).size
+          : name === "grids" || name === "units"
+            ? data.features.length
+            : (data.count ?? data.features.length);
     this.showStatus();
   }
 
@@ -377,6 +389,71 @@ class OneMap {
     }
   }
 
+  // Drones at their last position (a rotated arrow: the heading) and docks; the live feed's
+  // drones.position events move a marker in place (onDrone).
+  drawDrones(data: FC): void {
+    this.droneMarkers.clear();
+    for (const f of data.features) {
+      const p = f.properties;
+      const [lon, lat] = (f.geometry as GeoJSON.Point).coordinates;
+      if (p.kind === "dock") {
+        const dock = L.circleMarker(this.toMap(lon, lat), {
+          radius: 6,
+          color: "#334155",
+          weight: 2,
+          fillColor: "#e2e8f0",
+          fillOpacity: 1,
+          className: "onemap-dock",
+        });
+        dock.bindTooltip(`${this.config.strings.dock} · ${p.name}`);
+        this.layers.drones.addLayer(dock);
+        continue;
+      }
+      const marker = L.marker(this.toMap(lon, lat), { icon: droneIcon(p.heading as number | null), zIndexOffset: 500 });
+      const battery = p.battery === null || p.battery === undefined ? "" : ` · ${this.config.strings.battery} ${p.battery}%`;
+      marker.bindTooltip(`${p.name} (${p.code})${battery}`);
+      this.droneMarkers.set(Number(p.id), marker);
+      this.layers.drones.addLayer(marker);
+      const node = marker.getElement();
+      if (node) node.dataset.drone = String(p.code);
+    }
+  }
+
+  onDrone(p: Props): void {
+    const id = Number(p.drone_id);
+    const lon = Number(p.lon);
+    const lat = Number(p.lat);
+    if (!Number.isFinite(lon) || !Number.isFinite(lat) || !this.enabled("drones")) return;
+    const marker = this.droneMarkers.get(id);
+    if (!marker) {
+      this.dronesSoon(); // a drone that just took off: read the layer (its name, its scope)
+      return;
+    }
+    marker.setLatLng(this.toMap(lon, lat));
+    marker.setIcon(droneIcon(p.heading as number | null));
+  }
+
+  readonly dronesSoon = debounce(() => void this.load("drones"), 1000);
+
+  drawMissions(data: FC): void {
+    const layer = this.geo(
+      data,
+      (p) =>
+        p.kind === "route"
+          ? { className: "onemap-mission-route", color: "#ea580c", weight: 2, opacity: 0.9 }
+          : { className: "onemap-mission-coverage", color: "#15803d", weight: 0.5, fillColor: "#22c55e", fillOpacity: 0.15 },
+      (p) => {
+        window.location.href = String(p.url);
+      },
+    );
+    layer.eachLayer((l) => {
+      const f = (l as L.GeoJSON).feature as GeoJSON.Feature | undefined;
+      const p = (f?.properties ?? {}) as Props;
+      (l as L.Path).bindTooltip(`${p.name} (${p.code}) · ${this.config.strings.open_mission}`, { sticky: true });
+    });
+    this.layers.missions.addLayer(layer);
+  }
+
   // --- the detail panel ----------------------------------------------------------------------
 
   panel(): HTMLElement | null {
@@ -505,6 +582,11 @@ const STATE_KINDS: Record<string, string> = {
   merged: "closed",
 };
 
+function droneIcon(heading: number | null | undefined): L.DivIcon {
+  const turn = Number.isFinite(heading) ? Number(heading) : 0;
+  return L.divIcon({ className: "onemap-drone", html: `<span style="transform: rotate(${turn}deg)">▲</span>`, iconSize: [20, 20] });
+}
+
 function stateKind(state: string): string {
   return STATE_KINDS[state] ?? "open";
 }
@@ -571,6 +653,10 @@ function start(): void {
   connectFeed({
     url: config.feed_url,
     onEvent: (msg) => {
+      if (msg.type === "drones.position") {
+        m.onDrone(msg.payload); // a moving marker, not a line in the panel every few seconds
+        return;
+      }
       panel?.push(msg);
       if (msg.case) m.onCase(msg.case);
       if (msg.unit) m.onUnit(msg.unit);

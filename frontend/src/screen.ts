@@ -45,6 +45,7 @@ interface Figures {
   overdue: CaseRow[];
   supervised: CaseRow[];
   snapshots: { number: string; source: string; category: string; at: string; url: string; case_url: string }[];
+  drones: { share: number | null; flights: number; coverage: number | null };
 }
 
 const stage = document.getElementById("screen") as HTMLElement;

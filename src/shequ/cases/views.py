@@ -30,6 +30,7 @@ from django.views.decorators.http import require_POST
 from shequ.accounts.models import COMMAND_CENTER_ROLES, Role
 from shequ.analytics.exports import export_measures
 from shequ.analytics.measures import measures
+from shequ.analytics.patrols import patrol_measures
 from shequ.cases import selectors
 from shequ.cases.forms import (
     ACT_FORMS,
@@ -597,6 +598,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "kpi": totals[0] if totals else None,
             "charts": _charts(user, start, end, period, group_by),
             "group_label": dict(GROUPINGS)[group_by],
+            "drones": patrol_measures(user, start=start, end=end),
             "export_url": f"{reverse('web:cases:dashboard_export')}?{query.urlencode()}",
         },
     )

@@ -20,10 +20,20 @@ from shequ.cases.models import Case, CaseState, Urgency
 from shequ.cases.services.machine import Action
 
 FEED_TYPES = frozenset(
-    {"cases.transitioned", "cases.deadline", "command.instruction", "units.position", "video.alert_raised"}
+    {
+        "cases.transitioned",
+        "cases.deadline",
+        "command.instruction",
+        "units.position",
+        "video.alert_raised",
+        "drones.position",
+        "drones.finding_raised",
+    }
 )
 # Camera alerts that beep: people where they must not be, or gathering (the others wait in the queue).
 URGENT_ALERT_KINDS = frozenset({"intrusion", "crowd"})
+# Drone findings that beep: a crowd (the others wait in the findings queue).
+URGENT_FINDING_KINDS = frozenset({"crowd"})
 URGENT_LEVELS = frozenset({Urgency.URGENT.value, Urgency.CRITICAL.value})
 # Acts that bring a case (back) before the command center: an urgent case beeps on these only,
 # not on every step it takes.
@@ -134,6 +144,12 @@ def _title(
             "kind": _label(AlertKind, payload.get("kind", "")),
             "camera": camera,
         }
+    if kind == "drones.position":
+        return _("无人机 %(drone)s 位置") % {"drone": camera}
+    if kind == "drones.finding_raised":
+        from shequ.drones.models import FindingKind  # the drones app owns the kinds
+
+        return _("航拍发现: %(kind)s") % {"kind": _label(FindingKind, payload.get("kind", ""))}
     return kind
 
 
@@ -147,7 +163,16 @@ def _urgent(kind: str, payload: Mapping[str, Any]) -> bool:
         return what == "escalated" or (what == "sent" and payload.get("urgency") in URGENT_LEVELS)
     if kind == "video.alert_raised":
         return payload.get("kind") in URGENT_ALERT_KINDS
+    if kind == "drones.finding_raised":
+        return payload.get("kind") in URGENT_FINDING_KINDS
     return False
+
+
+def _device(kind: str, payload: Mapping[str, Any], cameras: dict[int, str], drones: dict[int, str]) -> str:
+    """The name of the camera, or the code of the drone, an event is about ("" for others)."""
+    if kind == "drones.position":
+        return drones.get(_int_or_none(payload.get("drone_id")) or 0, "")
+    return cameras.get(_int_or_none(payload.get("camera_id")) or 0, "")
 
 
 def to_items(rows: Iterable[tuple[int, str, Any, dt.datetime]]) -> list[FeedItem]:
@@ -174,6 +199,16 @@ def to_items(rows: Iterable[tuple[int, str, Any, dt.datetime]]) -> list[FeedItem
         from shequ.video.models import Camera
 
         cameras = dict(Camera.objects.filter(pk__in=camera_ids).values_list("pk", "name"))
+    drone_ids = {
+        did
+        for _s, k, p, _a in wanted
+        if k == "drones.position" and isinstance(p, dict) and (did := _int_or_none(p.get("drone_id")))
+    }
+    drones: dict[int, str] = {}
+    if drone_ids:
+        from shequ.drones.models import Drone
+
+        drones = dict(Drone.objects.filter(pk__in=drone_ids).values_list("pk", "code"))
     now = timezone.now()
     cases = {
         c.pk: _case_dict(c, now)
@@ -206,7 +241,7 @@ def to_items(rows: Iterable[tuple[int, str, Any, dt.datetime]]) -> list[FeedItem
                 "seq": seq,
                 "type": kind,
                 "at": _local_iso(at),
-                "title": _title(kind, p, case, unit, cameras.get(_int_or_none(p.get("camera_id")) or 0, "")),
+                "title": _title(kind, p, case, unit, _device(kind, p, cameras, drones)),
                 "urgent": _urgent(kind, p),
                 "payload": p,
                 "case": case,

@@ -183,6 +183,32 @@ class UnitsLayer(LayerView):
         return self.respond(request, lambda: selectors.unit_layer(request.user))
 
 
+DRONES = geojson("OnemapDrones")
+MISSIONS = geojson("OnemapMissions")
+
+
+class DronesLayer(LayerView):
+    @extend_schema(
+        operation_id="onemap_drones",
+        parameters=[IF_NONE_MATCH],
+        responses={200: DRONES, 304: NOT_MODIFIED, **refusals(403)},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        """无人机的最新位置 (30 分钟内; 状态、电量、航向) 与机巢; 实时动态的 drones.position 移动标记。"""
+        return self.respond(request, lambda: selectors.drone_layer(request.user))
+
+
+class MissionsLayer(LayerView):
+    @extend_schema(
+        operation_id="onemap_missions",
+        parameters=[IF_NONE_MATCH],
+        responses={200: MISSIONS, 304: NOT_MODIFIED, **refusals(403)},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        """启用的航线任务: 航线 (LineString) 与相机地面覆盖范围, 带任务页地址。"""
+        return self.respond(request, lambda: selectors.mission_layer(request.user))
+
+
 class Search(LayerView):
     @extend_schema(
         operation_id="onemap_search",
@@ -210,5 +236,7 @@ urlpatterns = [
     path("cameras/", CamerasLayer.as_view(), name="onemap-cameras"),
     path("assets/", AssetsLayer.as_view(), name="onemap-assets"),
     path("units/", UnitsLayer.as_view(), name="onemap-units"),
+    path("drones/", DronesLayer.as_view(), name="onemap-drones"),
+    path("missions/", MissionsLayer.as_view(), name="onemap-missions"),
     path("search/", Search.as_view(), name="onemap-search"),
 ]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shequ.analytics.measures import measures
+from shequ.analytics.patrols import drone_share, patrol_measures
 from shequ.cases import selectors
 from shequ.cases.models import OPEN_STATES, PROACTIVE_SOURCES, Case, Evidence
 from shequ.onemap.selectors import may_use_map
@@ -102,7 +103,16 @@ def screen_figures(user: Any, now: dt.datetime) -> dict[str, Any]:
         "overdue": [_case_row(c, now) for c in overdue],
         "supervised": [_case_row(c, now) for c in supervised],
         "snapshots": _snapshots(user),
+        "drones": _drones(user, today),
     }
+
+
+def _drones(user: Any, today: dt.date) -> dict[str, Any]:
+    """Drone patrols (analytics.patrols): the month's drone share of proactive discovery, and the
+    last 7 days' flights and mean grid coverage (the union of the flights' coverage per grid)."""
+    week = patrol_measures(user, start=today - dt.timedelta(days=6), end=today)
+    month = drone_share(user, start=today.replace(day=1), end=today)
+    return {"share": month["share"], "flights": week["flights"], "coverage": week["coverage_mean"]}
 
 
 def _first(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -304,6 +304,65 @@ def unit_layer(user: Any) -> dict[str, Any]:
     return collection(features, available=True, without_position=without)
 
 
+# --- drones ------------------------------------------------------------------------------------------
+
+DRONE_FRESH = dt.timedelta(minutes=30)  # a position older than this is not drawn (the drone is home)
+
+
+def drone_layer(user: Any, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Drones in the viewer's scope (drones.selectors.drones_for) at their last position of the
+    last 30 minutes, with status, battery and heading; docks as points. The live feed's
+    drones.position events move the markers between reads (frontend/src/onemap.ts)."""
+    from shequ.drones.selectors import docks_for, drones_for
+
+    now = now or timezone.now()
+    features = []
+    rows = (
+        drones_for(user)
+        .filter(is_active=True, lon__isnull=False, lat__isnull=False, position_at__gte=now - DRONE_FRESH)
+        .order_by("code")
+        .values("id", "code", "name", "status", "battery", "heading", "alt_m", "lon", "lat", "position_at")
+    )
+    for r in rows:
+        props = {k: v for k, v in r.items() if k not in {"lon", "lat", "position_at"}}
+        props |= {"kind": "drone", "at": timezone.localtime(r["position_at"]).isoformat()}
+        features.append(feature(point(r["lon"] or 0.0, r["lat"] or 0.0), props))  # filtered: not null
+    docks = docks_for(user).filter(is_active=True).order_by("code").values("code", "name", "lon", "lat")
+    for d in docks:
+        props = {"kind": "dock", "code": d["code"], "name": d["name"]}
+        features.append(feature(point(d["lon"], d["lat"]), props))
+    return collection(features)
+
+
+def mission_layer(user: Any) -> dict[str, Any]:
+    """Active missions in the viewer's scope: each one's route (a LineString) and ground coverage
+    (its planned geometry), with its name, pattern and routine, and the mission page's address."""
+    from shequ.drones.selectors import missions_for
+
+    features = []
+    rows = (
+        missions_for(user)
+        .filter(is_active=True)
+        .order_by("code")
+        .values("id", "code", "name", "pattern", "repeat", "route", "coverage")
+    )
+    for r in rows:
+        props = {
+            "id": r["id"],
+            "code": r["code"],
+            "name": r["name"],
+            "pattern": r["pattern"],
+            "repeat": r["repeat"],
+            "url": reverse("web:drones:mission", args=[r["id"]]),
+        }
+        if r["coverage"]:
+            features.append(feature(r["coverage"], props | {"kind": "coverage"}))
+        line = [[p[0], p[1]] for p in r["route"] or [] if isinstance(p, list) and len(p) >= 2]
+        if len(line) >= 2:
+            features.append(feature({"type": "LineString", "coordinates": line}, props | {"kind": "route"}))
+    return collection(features)
+
+
 # --- search ------------------------------------------------------------------------------------------
 
 
