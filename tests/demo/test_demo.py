@@ -123,8 +123,12 @@ def _person_key(p: Person, tags: dict[int, list[str]]) -> tuple[Any, ...]:
 
 def delete_demo() -> None:
     """Remove the demo's rows (audit entries stay: the log is append-only)."""
+    from shequ.drones.models import Dock, Drone, Flight, Mission, Photo
     from shequ.video.models import Alert, Camera
 
+    # Photos take their findings with them; flights hold their drones (PROTECT).
+    for drone_model in (Photo, Flight, Mission, Drone, Dock):
+        drone_model.objects.all().delete()
     Alert.objects.all().delete()  # alerts hold their cameras (PROTECT)
     Camera.objects.all().delete()
     Case.objects.all().delete()  # the year of cases and the routing rules hold departments (PROTECT)

@@ -21,9 +21,9 @@ so the newest cases are open, in every open state, warned or overdue as the swee
 
 The history is written in bulk to the same shape the services produce (states, stages, due dates,
 milestones, counters, routing rule, history lines with their from → to states, extensions,
-supervisions): plain INSERTs with ids allocated here, as `loaddata` does, because calling the
-services per case (or even Django's bulk_create) would take minutes for 11,000 cases and 70,000
-transitions. Left out: an audit entry and a domain event per transition (one `demo.cases` audit
+supervisions): plain INSERTs (`bulk.insert`) with ids allocated here, as `loaddata` does, because
+calling the services per case (or even Django's bulk_create) would take minutes for 11,000 cases and
+70,000 transitions. Left out: an audit entry and a domain event per transition (one `demo.cases` audit
 entry stands for them; nothing needs to hear of a year that has already happened) and photos.
 
 Determinism: the same seed, scale and reference time give the same cases. The reference defaults
@@ -34,18 +34,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import enum
-import itertools
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from django.core.management.color import no_style
-from django.db import connection, models
-from django.db.models import Max
+from django.db import models
 from django.utils import timezone
 from shapely.geometry import shape
 
@@ -77,17 +73,15 @@ from shequ.cases.services.machine import STAGE_OF, TRANSITIONS, Action
 from shequ.core import crypto
 from shequ.core.audit import audit
 from shequ.core.calendar import working_calendar
-from shequ.core.fields import EncryptedTextField
 from shequ.core.geo import GridIndex, offset
 from shequ.core.workdays import WorkCalendar
-from shequ.demo import figures, names
+from shequ.demo import bulk, figures, names
 from shequ.grids.models import Grid, Level
 from shequ.registry.models import Asset, Building, Person
 from shequ.registry.services import PHONE_KIND
 
 S = CaseState
 DAYS = 365  # figures.CASES of them in a model community's year: 30 a day, a given day 25–40
-BATCH = 2000
 MIN_BACKLOG = 8  # per model community: at least so many open cases in each open state (3 at least)
 NIGHT = (dt.time(22, 0), dt.time(6, 0))
 OPEN = (S.REPORTED, S.FILED, S.DISPATCHED, S.IN_PROGRESS, S.HANDLED)
@@ -1088,7 +1082,7 @@ def _fill_backlog(maker: _Maker, plans: list[Plan], minimum: int) -> None:
 def _save(plans: list[Plan]) -> dict[str, int]:
     """Insert cases, history, extensions and supervisions, ids allocated here (as loaddata does)."""
     _fill_reporters(plans)
-    first = (Case.objects.aggregate(last=Max("id"))["last"] or 0) + 1
+    first = bulk.next_id(Case)
     by_index = {}
     for n, plan in enumerate(plans):
         plan.case.id = first + n
@@ -1102,18 +1096,12 @@ def _save(plans: list[Plan]) -> dict[str, int]:
         for entry in plan.history:
             entry.case_id = plan.case.id
             history.append(entry)
-    first_entry = (HistoryEntry.objects.aggregate(last=Max("id"))["last"] or 0) + 1
-    for n, entry in enumerate(history):
-        entry.id = first_entry + n
-    _insert(Case, [p.case for p in plans])
-    _insert(HistoryEntry, history)
+    bulk.insert(Case, [p.case for p in plans])
+    bulk.insert(HistoryEntry, history)
     extensions = [_with_case(e, p) for p in plans for e in p.extensions]
     supervisions = [_with_case(s, p) for p in plans for s in p.supervisions]
-    Extension.objects.bulk_create(extensions, batch_size=BATCH)
-    Supervision.objects.bulk_create(supervisions, batch_size=BATCH)
-    with connection.cursor() as cursor:  # PostgreSQL's id sequences move past the ids given here
-        for sql in connection.ops.sequence_reset_sql(no_style(), [Case, HistoryEntry]):
-            cursor.execute(sql)
+    bulk.insert(Extension, extensions)
+    bulk.insert(Supervision, supervisions)
     return {
         "cases": len(plans),
         "case_history": len(history),
@@ -1125,30 +1113,6 @@ def _save(plans: list[Plan]) -> dict[str, int]:
 def _with_case[T: models.Model](row: T, plan: Plan) -> T:
     row.case_id = plan.case.id  # type: ignore[attr-defined]
     return row
-
-
-def _insert(model: type[models.Model], rows: Iterable[Row]) -> None:
-    """Plain INSERTs of every concrete column, values prepared as Django prepares them for the
-    database (datetimes, JSON, encrypted fields) and passed as they are otherwise."""
-    fields = list(model._meta.concrete_fields)
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
-    prepare = [(f.attname, _preparer(f)) for f in fields]
-    with connection.cursor() as cursor:
-        for chunk in itertools.batched(rows, BATCH):
-            cursor.executemany(sql, [tuple(p(getattr(r, name)) for name, p in prepare) for r in chunk])
-
-
-def _preparer(f: models.Field) -> Callable[[Any], Any]:
-    if isinstance(f, models.DateTimeField):
-        adapt = connection.ops.adapt_datetimefield_value
-        return lambda v: None if v is None else adapt(v)
-    if isinstance(f, models.JSONField | EncryptedTextField):
-        return lambda v: f.get_db_prep_save(v, connection)
-    return lambda v: v.value if isinstance(v, enum.Enum) else v
 
 
 def _fill_reporters(plans: list[Plan]) -> None:

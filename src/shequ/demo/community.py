@@ -5,10 +5,11 @@ The plans come from `layout` (geometry) and `people` (households); this module t
 rows. Everything happens in one transaction: a failure leaves nothing behind. The same seed and
 scale give the same rows (codes, names, ID numbers, coordinates) on every run.
 
-Registers are written in bulk, not row by row through the `create_*` services, which would take
-minutes for 82,000 people: people and organizations still pass `services.check_person` /
-`check_organization` and `services.person_row`, so ID and phone numbers are validated, encrypted
-and hashed exactly as on the normal path (the importer does the same). Grids and accounts, a few
+Registers are written in bulk (`bulk.insert`: plain INSERTs), not row by row through the
+`create_*` services, which would take minutes for 82,000 people: people and organizations still
+pass `services.check_person` / `check_organization` and `services.person_row`, so ID and phone
+numbers are validated, encrypted and hashed exactly as on the normal path (the importer does the
+same). Grids and accounts, a few
 dozen rows, go through `grids.services.save_grid`, `assign_user` and `accounts.services.create_user`.
 Each thing's grid is set from the layout, where it is known; it is what the grid index gives (the
 demo tests check it), so no `GridsChanged` event is sent to place things again.
@@ -16,23 +17,24 @@ demo tests check it), so no `GridsChanged` event is sent to place things again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from django.db import reset_queries, transaction
+from django.db import connection, reset_queries, transaction
 from shapely.geometry import shape
 
 from shequ.accounts.models import Department, User
 from shequ.accounts.services import create_department
 from shequ.core.audit import audit
 from shequ.core.geo import GridIndex
-from shequ.demo import cameras, cases, figures, layout, names, things, users
+from shequ.demo import bulk, cameras, cases, drones, figures, layout, names, things, users
 from shequ.demo.figures import Scale
 from shequ.demo.models import DemoCommunity
 from shequ.demo.people import IdAllocator, PeopleMaker
@@ -60,6 +62,7 @@ DISTRICT = ("620171", "兰州新区")
 STREET = ("620171103", "西岔镇")
 OCCUPANCY = 0.92  # share of flats lived in: a new town has empty ones
 BATCH = 2000
+PAGE_CACHE_KIB = 256 * 1024  # SQLite's page cache while generating
 Out = Callable[[str], None]
 
 
@@ -111,7 +114,7 @@ def generate(
 ) -> DemoCommunity:
     """Write the demo community. Refuses (DemoExists) when a demo or other data is present. Its year
     of cases ends at `reference` (default: the current hour)."""
-    with transaction.atomic():
+    with transaction.atomic(), _page_cache():
         record = demo_record()
         if record is not None:
             raise DemoExists(f"数据库中已有演示社区 (规模 {record.scale:g}, 种子 {record.seed})")
@@ -119,6 +122,24 @@ def generate(
         if present:
             raise DemoExists("数据库中已有数据: " + "、".join(present))
         return _Writer(seed, scale, out, reference or cases.default_reference()).run()
+
+
+@contextlib.contextmanager
+def _page_cache() -> Iterator[None]:
+    """On SQLite, a page cache to hold what the one transaction writes (100 MB at scale 1): with
+    the default 2 MB, dirty index pages spill to the write-ahead log over and over. Restored after."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        before = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA cache_size = {-PAGE_CACHE_KIB}")  # negative: KiB, taken as needed
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {before}")
 
 
 def community_name(index: int) -> str:
@@ -204,6 +225,7 @@ class _Writer:
         self.say("案件", cases=self.counts["cases"], case_history=self.counts["case_history"])
         self.counts.update(cameras.write_cameras(seed=self.seed, reference=self.reference, actor=ACTOR))
         self.say("摄像头", cameras=self.counts["video_cameras"], alerts=self.counts["video_alerts"])
+        self.counts.update(drones.write_drones(seed=self.seed, reference=self.reference, actor=ACTOR))
         self.counts["departments"] = Department.objects.count()
         record = DemoCommunity.objects.create(
             seed=self.seed,
@@ -226,7 +248,7 @@ class _Writer:
             Road(name=r.name, kind=r.kind, geometry=layout.geojson(self.proj, r.line, 7), source=SOURCE)
             for r in plan.roads
         ]
-        Road.objects.bulk_create(roads, batch_size=BATCH)
+        bulk.insert(Road, roads)
         self.counts["roads"] += len(roads)
 
         residents = self.scale.per_cluster(figures.RESIDENTS)
@@ -333,7 +355,7 @@ class _Writer:
                     source_id=code,
                 )
             )
-        Building.objects.bulk_create(rows, batch_size=BATCH)
+        bulk.insert(Building, rows)
         self.counts["buildings"] += len(rows)
         return rows
 
@@ -368,7 +390,7 @@ class _Writer:
                         area_m2=rng.choice((60.0, 90.0, 150.0)),
                     )
                 )
-        Dwelling.objects.bulk_create(rows, batch_size=BATCH)
+        bulk.insert(Dwelling, rows)
         self.counts["dwellings"] += len(rows)
         return homes, len(rows)
 
@@ -398,7 +420,7 @@ class _Writer:
                     source_id=number,
                 )
                 out.append((household, size))
-        Household.objects.bulk_create([h for h, _ in out], batch_size=BATCH)
+        bulk.insert(Household, [h for h, _ in out])
         self.counts["households"] += len(out)
         return out
 
@@ -434,11 +456,10 @@ class _Writer:
     def write_people(self, batch: list[tuple[Person, list[str]]]) -> int:
         if not batch:
             return 0
-        reset_queries()  # with DEBUG on, Django keeps every statement: megabytes per batch here
-        Person.objects.bulk_create([p for p, _ in batch])
+        bulk.insert(Person, [p for p, _ in batch])
         through = Person.tags.through
         links = [through(person_id=p.pk, tag_id=self.tags[t]) for p, tags in batch for t in tags]
-        through.objects.bulk_create(links, batch_size=BATCH)
+        bulk.insert(through, links)
         self.counts["residents"] += len(batch)
         self.counts["person_tags"] += len(links)
         return len(batch)
@@ -500,7 +521,7 @@ class _Writer:
                     source_id=building.code,
                 )
             )
-        Organization.objects.bulk_create(rows, batch_size=BATCH)
+        bulk.insert(Organization, rows)
         self.counts["organizations"] += len(rows)
 
     def enterprise_name(self, rng: random.Random, trade: str) -> str:
@@ -543,6 +564,6 @@ class _Writer:
                     source=SOURCE,
                 )
             )
-        Asset.objects.bulk_create(rows, batch_size=BATCH)
+        bulk.insert(Asset, rows)
         self.counts["assets"] += len(rows)
         self.counts["cameras"] += sum(1 for p in placed if p.category == figures.CAMERA_CATEGORY)

@@ -13,10 +13,11 @@ import random
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from shequ.demo import names
-from shequ.registry.identifiers import make_resident_id
+from shequ.registry.identifiers import resident_id_check_char
 
 # Household sizes 1..6 (mean ≈ 2.75, as in the 2020 census for urban Gansu).
 HOUSEHOLD_SIZES: tuple[tuple[int, float], ...] = ((1, 18), (2, 30), (3, 27), (4, 14), (5, 7), (6, 4))
@@ -56,8 +57,16 @@ class PersonDraft:
     tags: list[str] = field(default_factory=list)
 
 
+# Each table's items and cumulative weights, made once: rebuilding them at every draw was a tenth of
+# making 82,000 people. rng.choices accumulates `weights` the same way, so draws are unchanged.
+_TABLES: dict[int, tuple[Sequence[Any], list[Any], list[float]]] = {}
+
+
 def _weighted[T](rng: random.Random, items: Sequence[tuple[T, float]]) -> T:
-    return rng.choices([i for i, _ in items], weights=[w for _, w in items])[0]
+    table = _TABLES.get(id(items))
+    if table is None or table[0] is not items:  # keyed by identity: the tables are module constants
+        table = _TABLES[id(items)] = (items, [i for i, _ in items], list(accumulate(w for _, w in items)))
+    return rng.choices(table[1], cum_weights=table[2])[0]
 
 
 class IdAllocator:
@@ -85,7 +94,11 @@ class IdAllocator:
             if used < 500:
                 counters[slot] = used + 1
                 start = (d * 7919 + int(region) * 31) % 500
-                return make_resident_id(region, day, 2 * ((start + used) % 500) + male)
+                # As make_resident_id builds it; its validation is left to check_person, which
+                # every resident passes (parsing each number twice cost a tenth of the residents).
+                sequence = 2 * ((start + used) % 500) + male
+                first17 = f"{region}{day.year:04d}{day.month:02d}{day.day:02d}{sequence:03d}"
+                return first17 + resident_id_check_char(first17)
         raise RuntimeError(f"no free resident ID sequence for {region} around {birth}")
 
 

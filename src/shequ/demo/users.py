@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
+
 from shequ.accounts.models import Department, Role, ScopeKind
 from shequ.accounts.services import create_user
 from shequ.grids.models import Duty, Grid
@@ -46,6 +48,7 @@ def create_accounts(
     """The accounts, through accounts.services (so the password policy applies) and grid assignments:
     the grid worker answers for two unit grids, the other area roles for the whole street."""
     unit_grids = list(Grid.objects.filter(parent=first_community).order_by("code")[:2])
+    hashed = make_password(PASSWORD)  # once for the nine: each PBKDF2 hash takes over half a second
     duties = list(Duty.objects.all())
     for account in DEMO_ACCOUNTS:
         display = account.display_name
@@ -62,6 +65,7 @@ def create_accounts(
         user = create_user(
             username=account.username,
             password=PASSWORD,
+            password_hash=hashed,
             role=account.role,
             actor=actor,
             display_name=display,
