@@ -12,14 +12,18 @@ Missing real media skips a test on a developer's machine and fails it in CI (CI=
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from shequ.accounts.models import Department, Role
+from shequ_vision.detect import Detection
 from tests.conftest import SHARED_MEDIA, square
 
 # Where the real photos were taken (DJI_0061's EXIF GPS), and the grid boundary east of them.
@@ -175,4 +179,116 @@ def dji_0062() -> bytes:
     return _need(SHARED_MEDIA / "DJI_0062.JPG")
 
 
-__all__ = ["GRID_SPLIT_LON", "OUTSIDE", "PHOTO_LAT", "PHOTO_LON", "square", "stored_files"]
+def _dms(value: float) -> tuple[float, float, float]:
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    return float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4)
+
+
+def gps_jpeg(
+    *,
+    size: tuple[int, int] = (400, 300),
+    gps: bool = True,
+    altitude: float | None = 100.0,
+    seed: int = 0,
+    taken: str = "2026:05:01 10:00:00",
+    lonlat: tuple[float, float] = (-83.698611, 41.548611),
+) -> bytes:
+    """A real JPEG of a DJI FC350 with EXIF GPS (by default at the real photos' place) and
+    altitude, its pixels noise."""
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "DJI", "FC350"
+    sub = exif.get_ifd(0x8769)
+    sub[36867] = taken
+    sub[0x920A] = 3.61
+    if gps:
+        lon, lat = lonlat
+        ifd = exif.get_ifd(0x8825)
+        ifd[1], ifd[2] = ("N" if lat >= 0 else "S"), _dms(lat)
+        ifd[3], ifd[4] = ("E" if lon >= 0 else "W"), _dms(lon)
+        if altitude is not None:
+            ifd[5], ifd[6] = b"\x00", altitude
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes(), quality=85)
+    return out.getvalue()
+
+
+def bomb_png() -> bytes:
+    """A 20000×20000 PNG of a few kilobytes: 400 megapixels once decoded."""
+    out = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(out, "PNG")
+    return out.getvalue()
+
+
+class Scripted:
+    """A detector that returns the given boxes (fractions of what it is given) on every image."""
+
+    name = "scripted"
+
+    def __init__(self, detections: Sequence[Detection]) -> None:
+        self.detections = list(detections)
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return list(self.detections)
+
+
+def crowd_at(x: float, y: float, n: int = 6) -> list[Detection]:
+    """`n` people in a row around image point (x, y): a crowd."""
+    return [
+        Detection("person", 0.7 + i * 0.01, (x + i * 0.006, y, x + i * 0.006 + 0.004, y + 0.015))
+        for i in range(n)
+    ]
+
+
+def stall_at(x: float, y: float) -> list[Detection]:
+    """Two sunshades side by side around image point (x, y): a street stall."""
+    return [
+        Detection("umbrella", 0.8, (x, y, x + 0.01, y + 0.012)),
+        Detection("umbrella", 0.75, (x + 0.012, y, x + 0.022, y + 0.012)),
+    ]
+
+
+@pytest.fixture
+def media(
+    operator: Any, drone: Any, grids: Any, dji_0061: bytes, dji_0062: bytes, settings: Any
+) -> dict[str, Any]:
+    """Photos and findings across the scopes, made by the services:
+    - `p1` DJI_0061 (centre in grid1) with `f1` a crowd at its centre (grid1) and `f2` a stall near
+      its bottom edge, which faces east (grid2);
+    - `p2` DJI_0062 (grid1), not analysed, no findings;
+    - `p3` a photo outside every grid with `f3` a crowd there (no grid)."""
+    from shequ.drones.models import Finding, FindingKind, Photo
+    from shequ.drones.services import photos
+
+    settings.DRONE_DETECT_TILE_PX = 0
+    # The analysis jobs stay unrun: their on_commit never fires inside the test's transaction.
+    pair = [("DJI_0061.JPG", dji_0061), ("DJI_0062.JPG", dji_0062)]  # a pair: headings from the track
+    photos.ingest_photos(actor=operator, files=pair, drone=drone)
+    photos.ingest_photos(actor=operator, files=[("outside.jpg", gps_jpeg(lonlat=OUTSIDE, seed=5))])
+    p1, p2, p3 = (Photo.objects.get(name=n) for n in ("DJI_0061.JPG", "DJI_0062.JPG", "outside.jpg"))
+    photos.analyse_photo(p1, det=Scripted(crowd_at(0.48, 0.48) + stall_at(0.5, 0.92)))
+    photos.analyse_photo(p3, det=Scripted(crowd_at(0.45, 0.45)))
+    f1 = Finding.objects.get(photo=p1, kind=FindingKind.CROWD)
+    f2 = Finding.objects.get(photo=p1, kind=FindingKind.VENDING)
+    f3 = Finding.objects.get(photo=p3)
+    assert (f1.grid, f2.grid, f3.grid) == (grids["grid1"], grids["grid2"], None), "fixture geometry"
+    assert (p1.grid, p2.grid, p3.grid) == (grids["grid1"], grids["grid1"], None), "fixture geometry"
+    return {"p1": p1, "p2": p2, "p3": p3, "f1": f1, "f2": f2, "f3": f3}
+
+
+__all__ = [
+    "GRID_SPLIT_LON",
+    "OUTSIDE",
+    "PHOTO_LAT",
+    "PHOTO_LON",
+    "Scripted",
+    "bomb_png",
+    "crowd_at",
+    "gps_jpeg",
+    "square",
+    "stall_at",
+    "stored_files",
+]

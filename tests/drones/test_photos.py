@@ -22,40 +22,7 @@ from shequ.core.models import Job
 from shequ.drones.models import Finding, FindingKind, Photo, PhotoState
 from shequ.drones.services import photos
 from shequ_vision.detect import Detection
-from tests.drones.conftest import PHOTO_LAT, PHOTO_LON, stored_files
-
-
-def gps_jpeg(
-    *,
-    size: tuple[int, int] = (400, 300),
-    gps: bool = True,
-    altitude: float | None = 100.0,
-    seed: int = 0,
-    taken: str = "2026:05:01 10:00:00",
-) -> bytes:
-    """A real JPEG of a DJI FC350 with EXIF GPS (at the real photos' place) and altitude."""
-    rng = np.random.default_rng(seed)
-    image = Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = "DJI", "FC350"
-    sub = exif.get_ifd(0x8769)
-    sub[36867] = taken
-    sub[0x920A] = 3.61
-    if gps:
-        ifd = exif.get_ifd(0x8825)
-        ifd[1], ifd[2], ifd[3], ifd[4] = "N", (41.0, 32.0, 55.0), "W", (83.0, 41.0, 55.0)
-        if altitude is not None:
-            ifd[5], ifd[6] = b"\x00", altitude
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif.tobytes(), quality=85)
-    return out.getvalue()
-
-
-def bomb_png() -> bytes:
-    """A 20000×20000 PNG of a few kilobytes: 400 megapixels once decoded."""
-    out = io.BytesIO()
-    Image.new("1", (20000, 20000)).save(out, "PNG")
-    return out.getvalue()
+from tests.drones.conftest import PHOTO_LAT, PHOTO_LON, bomb_png, gps_jpeg, stored_files
 
 
 def test_real_photos_land_with_pose_footprint_and_grid(

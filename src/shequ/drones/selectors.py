@@ -206,13 +206,30 @@ def blurred(data: bytes) -> bytes:
     return out
 
 
+def blurred_photo(photo: Photo, data: bytes) -> bytes:
+    """A whole aerial photo blurred: by the people and vehicles found on it when its ground
+    resolution is too coarse for faces and plates to be read or looked for
+    (services.photos.blur_aerial), else by the whole filter; cached briefly by content."""
+    from shequ.drones.services.photos import CASCADE_GSD_CM, blur_aerial
+
+    if photo.gsd_cm is None or photo.gsd_cm < CASCADE_GSD_CM:
+        return blurred(data)
+    key = "drones:blurred-aerial:" + hashlib.sha256(data).hexdigest()
+    found = cache.get(key)
+    if isinstance(found, bytes):
+        return found
+    out = blur_aerial(data)
+    cache.set(key, out, BLUR_CACHE_SECONDS)
+    return out
+
+
 def photo_image_for(user: Any, photo: Photo) -> bytes | None:
     """The photo as this user may see it: the original for the command center, blurred for grid
     workers; None when its file is gone. The caller has checked the photo is in scope."""
     data = _read(photo.image)
     if data is None or sees_originals(user):
         return data
-    return blurred(data)
+    return blurred_photo(photo, data)
 
 
 def crop_for(user: Any, finding: Finding) -> bytes | None:

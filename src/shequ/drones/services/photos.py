@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import cv2
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -436,18 +437,24 @@ def earlier_photo(photo: Photo) -> tuple[Photo, float] | None:
     return None
 
 
-def _changes(photo: Photo, data: bytes, fp: Any) -> list[findings.Candidate]:
+def _changes(photo: Photo, image: np.ndarray, fp: Any) -> list[findings.Candidate]:
+    """CHANGE candidates against the earlier patrol's photo of the same place. A pair that cannot be
+    compared (the earlier file gone, no registration) gives none: the photo's detections still count."""
+    from shequ_vision.aerial import PhotoError
+    from shequ_vision.change import compare
+
     found = earlier_photo(photo)
     if found is None:
         return []
     earlier, _share = found
     try:
-        from shequ_vision.change import compare
-    except ImportError:  # the change engine is not installed here: no change findings
-        log.warning("shequ_vision.change is missing; photo %s not compared", photo.pk)
+        _data, before_fp, before = _load(earlier)
+        changes = compare(before, before_fp, image, fp)
+    except (PhotoError, OSError, ValueError) as exc:
+        reason = exc.message if isinstance(exc, PhotoError) else f"{type(exc).__name__}: {exc}"
+        log.info("drone photo %s not compared with %s: %s", photo.pk, earlier.pk, reason)
         return []
-    before_data, before_fp, _image = _load(earlier)
-    return findings.change_candidates(compare(before_data, before_fp, data, fp), earlier)
+    return findings.change_candidates(changes, earlier)
 
 
 def analyse_photo(photo: Photo, *, det: Detector | None = None) -> list[Finding]:
@@ -456,10 +463,10 @@ def analyse_photo(photo: Photo, *, det: Detector | None = None) -> list[Finding]
     from shequ_vision.aerial import PhotoError, project_detections
 
     try:
-        data, fp, image = _load(photo)
+        _data, fp, image = _load(photo)
         detections = detect_tiled(det or detector(), image, settings.DRONE_DETECT_TILE_PX)
         candidates = findings.group_detections(project_detections(fp, detections))
-        candidates += _changes(photo, data, fp)
+        candidates += _changes(photo, image, fp)
         added = findings.raise_findings(photo, candidates, image)
     except (PhotoError, OSError, ValueError) as exc:
         message = exc.message if isinstance(exc, PhotoError) else f"{type(exc).__name__}: {exc}"
@@ -492,6 +499,53 @@ def run_analysis(job: Job, progress: Progress) -> dict[str, Any]:
         progress(done, len(photos))
     message = _("已分析 %(n)d 张照片，新发现 %(f)d 处") % {"n": len(photos), "f": added}
     return {"photos": len(photos), "failed": failed, "findings": added, "message": message}
+
+
+# --- privacy -------------------------------------------------------------------------------------
+
+# The Haar cascades of the privacy filter look for faces and plates of 16 px or more: coarser than
+# this ground resolution a 20 cm face is smaller than that, so they cannot find one (and take over a
+# minute on a 12-megapixel photo). Such photos are blurred by the people and vehicles the detector
+# finds on tiles instead; a finer photo (a low pass) gets the whole filter.
+CASCADE_GSD_CM = 1.25
+PRIVACY_PAD = 0.25  # of a box's size on each side
+
+
+def blur_aerial(data: bytes, *, det: Detector | None = None) -> bytes:
+    """A whole aerial photo as shown outside the command center: every person and vehicle the
+    privacy detector (lower threshold than alerting) finds on tiles obscured as a whole box (from
+    above, a head or a plate can lie anywhere in it), as JPEG. Fails closed: on any error, or with
+    no detector, the whole photo pixelated."""
+    from shequ.video.services import media
+    from shequ_vision import privacy
+
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # upright by EXIF
+        det = det or privacy.default_detector()
+        if image is None or det is None:
+            raise ValueError("no image or no privacy detector")
+        h, w = image.shape[:2]
+        found = detect_tiled(det, image, settings.DRONE_DETECT_TILE_PX)
+        out = image.copy()
+        for d in found:
+            if d.label not in privacy.PERSON | privacy.VEHICLES:
+                continue
+            x1, y1, x2, y2 = d.box
+            px, py = (x2 - x1) * PRIVACY_PAD, (y2 - y1) * PRIVACY_PAD
+            rect = (
+                int((x1 - px) * w),
+                int((y1 - py) * h),
+                math.ceil((x2 + px) * w),
+                math.ceil((y2 + py) * h),
+            )
+            privacy._obscure(out, rect)  # the filter's own pixelation (blocks, then blurred)
+        ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            raise ValueError("encoding failed")
+        return bytes(encoded.tobytes())
+    except Exception:
+        log.exception("privacy blur of an aerial photo failed; the photo is pixelated as a whole")
+        return media.pixelate(data)
 
 
 # --- the watched folder ----------------------------------------------------------------------------
