@@ -270,12 +270,12 @@ def test_real_pair_ground_positions_agree(pair: tuple[bytes, bytes]) -> None:
     own footprint (GPS, altitude, heading from the track): a few metres apart at most."""
     metas = headings_from_track([read_photo(d) for d in pair])
     fps = [footprint(m) for m in metas]
-    grays = [cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_GRAYSCALE) for d in pair]
-    orb = cv2.ORB_create(4000)
+    grays = [np.asarray(cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_GRAYSCALE)) for d in pair]
+    orb = cv2.ORB.create(4000)
     (k1, d1), (k2, d2) = (orb.detectAndCompute(g, None) for g in grays)
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d1, d2)
-    p1 = np.float32([k1[m.queryIdx].pt for m in matches])
-    p2 = np.float32([k2[m.trainIdx].pt for m in matches])
+    p1 = np.array([k1[m.queryIdx].pt for m in matches], np.float32)
+    p2 = np.array([k2[m.trainIdx].pt for m in matches], np.float32)
     hom, mask = cv2.findHomography(p1, p2, cv2.RANSAC, 3.0)
     keep = mask.ravel() == 1
     assert keep.sum() >= 100
@@ -291,7 +291,7 @@ def test_real_pair_ground_positions_agree(pair: tuple[bytes, bytes]) -> None:
     assert gps == pytest.approx(22.0, abs=1.5)
     assert distance_m(*c1, *c2) == pytest.approx(gps, abs=0.01)
     # The footprints overlap by as much as the images do (photo 1 warped into photo 2).
-    corners = np.float32([[0, 0], [2400, 0], [2400, 1800], [0, 1800]]).reshape(-1, 1, 2)
+    corners = np.array([[0, 0], [2400, 0], [2400, 1800], [0, 1800]], np.float32).reshape(-1, 1, 2)
     warped = Polygon(cv2.perspectiveTransform(corners, hom).reshape(-1, 2))
     image_share = warped.intersection(Polygon(corners.reshape(-1, 2))).area / (2400 * 1800)
     a, b = Polygon(fps[0].polygon), Polygon(fps[1].polygon)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from shequ.core.geo import distance_m
 from shequ_vision.aerial import Footprint, PhotoError, footprint, headings_from_track, read_photo
-from shequ_vision.change import Change, compare
+from shequ_vision.change import Change, compare, parallax_search
 from tests.conftest import SHARED_MEDIA
 from tests.vision.conftest import _need, read_frame
 
@@ -22,7 +23,7 @@ LAWN = (1560, 700)  # pixel of open lawn in DJI_0062, inside the overlap with DJ
 def pair() -> tuple[list[np.ndarray], list[Footprint]]:
     data = [_need(SHARED_MEDIA / n, n).read_bytes() for n in ("DJI_0061.JPG", "DJI_0062.JPG")]
     fps = [footprint(m) for m in headings_from_track([read_photo(d) for d in data])]
-    return [cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_COLOR) for d in data], fps
+    return [np.asarray(cv2.imdecode(np.frombuffer(d, np.uint8), cv2.IMREAD_COLOR)) for d in data], fps
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +44,17 @@ def paste(image: np.ndarray, patch: np.ndarray, at: tuple[int, int]) -> np.ndarr
 def repeat_patrol(image: np.ndarray) -> np.ndarray:
     """The same waypoint on another day: 6 px off, brighter and warmer light, re-encoded."""
     shifted = cv2.warpAffine(
-        image, np.float32([[1, 0, 6], [0, 1, -4]]), image.shape[1::-1], borderMode=cv2.BORDER_REFLECT
+        image,
+        np.array([[1, 0, 6], [0, 1, -4]], np.float32),
+        (image.shape[1], image.shape[0]),
+        borderMode=cv2.BORDER_REFLECT,
     )
-    lit = np.clip(shifted.astype(np.float32) * np.float32([1.05, 1.12, 1.2]) + 8, 0, 255).astype(np.uint8)
-    return cv2.imdecode(cv2.imencode(".jpg", lit, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_COLOR)
+    lit = np.clip(shifted.astype(np.float32) * np.array([1.05, 1.12, 1.2], np.float32) + 8, 0, 255).astype(
+        np.uint8
+    )
+    return np.asarray(
+        cv2.imdecode(cv2.imencode(".jpg", lit, [cv2.IMWRITE_JPEG_QUALITY, 85])[1], cv2.IMREAD_COLOR)
+    )
 
 
 def near(changes: list[Change], lon: float, lat: float, metres: float) -> list[Change]:
@@ -74,21 +82,40 @@ def test_repeat_patrol_finds_the_dumped_object(
     assert compare(after, fp, before, fp) == []
 
 
+def test_real_pair_without_change_finds_nothing(pair: tuple[list[np.ndarray], list[Footprint]]) -> None:
+    """The two real photos, 22 m apart at ~120 m: roofs and trees lean differently from the two
+    viewpoints (parallax of up to ~7 m for 30 m tall things), which is no change."""
+    (before, after), (fp0, fp1) = pair
+    assert compare(before, fp0, after, fp1) == []
+
+
 def test_real_pair_with_an_object_pasted(
     pair: tuple[list[np.ndarray], list[Footprint]], patch: np.ndarray
 ) -> None:
-    """The two real photos, 22 m apart: besides what parallax shows (tall roofs and trees lean
-    differently from two viewpoints), the pasted object is exactly one more change, in place."""
+    """The pasted object is exactly one change, in place; taken away again, none."""
     (before, after), (fp0, fp1) = pair
-    plain = compare(before, fp0, after, fp1)
-    pasted = compare(before, fp0, paste(after, patch, LAWN), fp1)
+    pasted = paste(after, patch, LAWN)
+    found = compare(before, fp0, pasted, fp1)
     where = fp1.to_ground(LAWN[0] / 2400, LAWN[1] / 1800)
-    assert near(plain, *where, 10.0) == []
-    new = [c for c in pasted if not near(plain, c.lon, c.lat, 2.0)]
-    assert len(new) == 1, new
-    assert distance_m(new[0].lon, new[0].lat, *where) < 3.0
-    # Parallax is all the plain comparison reports: few, at the house and trees.
-    assert len(plain) <= 25
+    assert len(found) == 1, found
+    assert distance_m(found[0].lon, found[0].lat, *where) < 2.5
+    assert 0.5 <= found[0].area_m2 < 3.0
+    # Taken away: the later photo is the plain one.
+    assert compare(paste(before, patch, (1560, 480)), fp0, after, fp1) == []
+
+
+def test_parallax_search_runs_along_the_baseline(pair: tuple[list[np.ndarray], list[Footprint]]) -> None:
+    """A 30 m tall thing shifts (A - B) * 30 / (alt - 30) between the views: ~7.4 m for 22 m at
+    ~120 m, along the flight line (the image's vertical axis here: the drone flew towards its top)."""
+    _, (fp0, fp1) = pair
+    search = parallax_search(fp0, fp1, (2400, 1800))
+    dx, dy = search.reach
+    baseline = distance_m(*fp0.origin, *fp1.origin)
+    assert abs(math.hypot(dx, dy) - baseline * 30 / (fp0.alt_m - 30)) < 0.3
+    assert abs(dx) < 0.5 and dy < -6.5  # towards the top: the after camera is ahead
+    assert 2.0 <= search.tolerance_m < 3.0
+    same = parallax_search(fp1, fp1, (2400, 1800))
+    assert same.reach == (0.0, 0.0) and same.tolerance_m >= 2.0
 
 
 def test_no_overlap_is_refused(pair: tuple[list[np.ndarray], list[Footprint]]) -> None:
