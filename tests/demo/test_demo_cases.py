@@ -124,6 +124,8 @@ def test_sources_are_at_least_a_quarter_proactive() -> None:
     proactive = sum(n for source, n in sources.items() if source in PROACTIVE_SOURCES)
     assert proactive >= 0.25 * sum(sources.values())
     assert {Source.GRID_WORKER, Source.CAMERA, Source.RESIDENT, Source.HOTLINE} <= set(sources)
+    # The model community's drone patrols find more than a quarter of what is found proactively.
+    assert sources[Source.DRONE] > 0.25 * proactive
 
 
 def test_the_measures_are_rolled_up_from_the_cases() -> None:

@@ -4,7 +4,8 @@ work, ending at the moment of generation, with the current backlog still open.
 About 30 cases a day per model community (10,950 a year at scale 1), more on working days and in
 summer, fewer in winter. Sources as a district's records show them: grid workers' patrols, cameras,
 drones, sensors and safety inspections (主动发现, about half) and residents, the 12345 hotline and
-referrals from above. Categories are weighted (rubbish, street trading, parking, small ads, manhole
+referrals from above. Drone patrols, flying by day, find more than a quarter of the problems found
+proactively (rubbish, street trading, spoil, building without a permit: what is seen from above). Categories are weighted (rubbish, street trading, parking, small ads, manhole
 covers, street lamps, illegal building, noise, ...) and placed where such problems are: a camera's
 case a few dozen metres from the camera, a manhole cover's at a manhole cover asset, a noise
 complaint at a building, street trading on a road.
@@ -97,7 +98,7 @@ G, C, D, SE, IN, R, H, F = (
     Source.HOTLINE,
     Source.REFERRAL,
 )
-STREET_SOURCES = {G: 30, C: 30, R: 15, H: 15, F: 2}
+STREET_SOURCES = {G: 10, C: 12, D: 85, R: 12, H: 12, F: 2}
 PATROL_SOURCES = {G: 50, R: 20, H: 20, F: 3}
 HOME_SOURCES = {R: 45, H: 45, G: 10}
 FACILITY_SOURCES = {G: 45, SE: 20, R: 15, H: 15}
@@ -121,29 +122,29 @@ class Kind:
 
 E, K = Category.Kind.EVENT, Category.Kind.COMPONENT
 KINDS: tuple[Kind, ...] = (
-    Kind(E, "0102", 120, STREET_SOURCES | {D: 4}, "road", "chengguan",
+    Kind(E, "0102", 120, STREET_SOURCES, "road", "chengguan",
          ("有暴露垃圾散落, 约 {n} 袋未清运", "路边堆放生活垃圾, 有异味", "垃圾桶外散落垃圾"), summer=1.3),
-    Kind(E, "0103", 35, {G: 45, D: 15, R: 20, H: 20}, "road", "chengguan",
+    Kind(E, "0103", 35, {G: 15, D: 60, R: 10, H: 15}, "road", "chengguan",
          ("积存建筑垃圾渣土约 {n} 立方米", "渣土堆放多日未清运")),
     Kind(E, "0104", 35, STREET_SOURCES, "road", "chengguan", ("路面有大片油污和泥沙", "人行道污物未清扫")),
     Kind(E, "0107", 45, {G: 40, R: 30, H: 25, C: 5}, "building", "property",
          ("楼道内堆放杂物, 影响通行", "单元门口乱堆旧家具")),
-    Kind(E, "0101", 22, {G: 45, D: 20, R: 20, H: 15}, "building", "chengguan",
+    Kind(E, "0101", 22, {G: 30, D: 35, R: 20, H: 15}, "building", "chengguan",
          ("楼顶私自搭建彩钢房", "一楼住户私自圈占绿地搭建棚屋"), summer=1.2),
-    Kind(E, "0302", 8, {G: 40, D: 35, H: 15, F: 10}, "building", "housing",
+    Kind(E, "0302", 8, {G: 25, D: 50, H: 15, F: 10}, "building", "housing",
          ("未经许可加建一层", "院内新建砖混结构房屋, 无规划许可")),
     Kind(E, "0109", 12, HOME_SOURCES, "building", "environment", ("底商饭店油烟直排, 影响楼上住户",)),
     Kind(E, "0110", 35, {R: 45, H: 50, G: 5}, "building", "environment",
          ("商户外放音响噪声扰民", "广场舞音响声音过大", "夜间有人大声喧哗"), summer=1.4),
-    Kind(E, "0111", 6, {G: 40, C: 30, D: 10, H: 20}, "road", "chengguan", ("路边有人焚烧垃圾树叶",)),
+    Kind(E, "0111", 6, {G: 30, C: 25, D: 25, H: 20}, "road", "chengguan", ("路边有人焚烧垃圾树叶",)),
     Kind(E, "0112", 4, PATROL_SOURCES, "road", "chengguan", ("路面有动物尸体",)),
     Kind(E, "0201", 45, {G: 70, R: 10, H: 10, C: 10}, "building", "chengguan",
          ("单元门及墙面张贴小广告", "电线杆上喷涂办证小广告")),
     Kind(E, "0203", 12, STREET_SOURCES, "road", "chengguan", ("商户在人行道摆放广告展板",)),
     Kind(E, "0301", 10, {R: 40, H: 50, G: 10}, "building", "housing",
          ("工地夜间施工噪声扰民", "装修施工午休时间电钻噪声大")),
-    Kind(E, "0303", 8, {G: 50, C: 20, D: 10, H: 20}, "road", "transport", ("施工围挡超范围占用车行道",)),
-    Kind(E, "0304", 8, {G: 45, D: 25, C: 10, H: 20}, "road", "chengguan", ("施工废弃料随意倾倒在路边",)),
+    Kind(E, "0303", 8, {G: 35, C: 15, D: 30, H: 20}, "road", "transport", ("施工围挡超范围占用车行道",)),
+    Kind(E, "0304", 8, {G: 25, D: 45, C: 10, H: 20}, "road", "chengguan", ("施工废弃料随意倾倒在路边",)),
     Kind(E, "0305", 22, {G: 50, R: 20, H: 25, F: 5}, "road", "transport",
          ("人行道地砖松动破损", "车行道出现坑槽, 约 {n} 平方米")),
     Kind(E, "0402", 8, {G: 30, SE: 25, C: 15, H: 30}, "road", "water", ("降雨后路面积水约 {n}0 厘米",),
@@ -156,12 +157,12 @@ KINDS: tuple[Kind, ...] = (
     Kind(E, "0407", 5, {G: 30, H: 50, R: 20}, "road", "water", ("供水管道破裂, 路面冒水",)),
     Kind(E, "0501", 70, STREET_SOURCES, "road", "chengguan",
          ("人行道上摆摊卖水果", "早市摊点占用人行道"), summer=1.3),
-    Kind(E, "0502", 55, {C: 40, G: 35, R: 10, H: 15}, "road", "chengguan",
+    Kind(E, "0502", 55, {C: 25, D: 45, G: 10, R: 8, H: 12}, "road", "chengguan",
          ("流动商贩推车售卖, 影响通行", "三轮车游商沿路叫卖"), summer=1.4),
     Kind(E, "0503", 35, {C: 35, G: 45, H: 20}, "building", "chengguan", ("底商店外摆放商品和货架",)),
-    Kind(E, "0504", 80, {C: 55, G: 20, R: 10, H: 15}, "road", "police",
+    Kind(E, "0504", 80, {C: 40, D: 25, G: 10, R: 10, H: 15}, "road", "police",
          ("机动车停放在人行道上", "车辆违停堵塞小区出入口")),
-    Kind(E, "0505", 45, {C: 40, G: 45, R: 5, H: 10}, "road", "chengguan", ("共享单车乱停放, 堵塞盲道",)),
+    Kind(E, "0505", 45, {C: 25, D: 30, G: 30, R: 5, H: 10}, "road", "chengguan", ("共享单车乱停放, 堵塞盲道",)),
     Kind(E, "0506", 22, {IN: 30, G: 30, C: 15, R: 10, H: 15}, "building", "emergency",
          ("私家车占用消防车通道", "消防通道被杂物堵塞")),
     Kind(E, "0507", 12, {C: 45, G: 25, H: 30}, "road", "chengguan", ("夜间露天烧烤, 油烟扰民",),
