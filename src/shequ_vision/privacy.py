@@ -163,6 +163,23 @@ def blur_sensitive(
     return out
 
 
+def blur_from_above(image: np.ndarray, detections: Iterable[Detection], *, pad: float = 0.25) -> np.ndarray:
+    """A copy of an aerial image with every person and vehicle obscured as a whole box (padded by
+    `pad` of its size on each side): seen from above, a head or a plate may lie anywhere in the box,
+    and the cascades cannot find faces a few pixels wide."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    for d in detections:
+        if d.label not in PERSON | VEHICLES:
+            continue
+        x1, y1, x2, y2 = d.box
+        px, py = (x2 - x1) * pad, (y2 - y1) * pad
+        _obscure(
+            out, (int((x1 - px) * w), int((y1 - py) * h), int((x2 + px) * w) + 1, int((y2 + py) * h) + 1)
+        )
+    return out
+
+
 def blur_jpeg(data: bytes, *, detections: list[Detection] | None = None, quality: int = 85) -> bytes:
     """Decode a JPEG (or PNG), blur faces and plates, encode as JPEG. ValueError if not an image.
     `detections`, when given, are added to what the detector finds (e.g. an alert's own box)."""

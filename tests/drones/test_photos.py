@@ -158,17 +158,6 @@ class People:
         return [Detection("person", 0.9, (0.45, 0.45, 0.47, 0.47))]
 
 
-def test_tiled_detection_maps_boxes_to_the_whole_photo_once() -> None:
-    image = np.zeros((1800, 2400, 3), np.uint8)
-    detector = People()
-    found = photos.detect_tiled(detector, image, 640)
-    assert detector.calls == len(photos._starts(1800, 640)) * len(photos._starts(2400, 640)) > 4
-    assert all(0 <= v <= 1 for d in found for v in d.box)
-    # A box in the middle of each tile: one per tile (they do not overlap), in the whole photo.
-    assert len(found) == detector.calls
-    assert photos.detect_tiled(detector, image, 0)[0].box == (0.45, 0.45, 0.47, 0.47)
-
-
 class Crowd:
     """Six people around the image point (0.5, 0.93) (east of the grid boundary) and one alone
     at the centre, given on the whole photo."""

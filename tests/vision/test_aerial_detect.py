@@ -11,6 +11,7 @@ from shapely.geometry import Polygon, box
 
 from shequ.core.geo import GridIndex, distance_m
 from shequ_vision.aerial import analyse_photo, detect_tiled, headings_from_track, read_photo, read_photo_bgr
+from shequ_vision.detect import Detection
 from tests.conftest import SHARED_MEDIA
 from tests.vision.conftest import _need, read_frame
 
@@ -95,3 +96,28 @@ def _with_exif(jpeg: bytes, original: bytes) -> bytes:
     out = io.BytesIO()
     Image.open(io.BytesIO(jpeg)).save(out, "JPEG", exif=exif, quality=95)
     return out.getvalue()
+
+
+class _OneBoxPerTile:
+    """Finds one small box in the middle of whatever it is shown, and counts its calls."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        self.calls += 1
+        return [Detection("person", 0.9, (0.45, 0.45, 0.47, 0.47))]
+
+
+def test_tiled_detection_maps_boxes_to_the_whole_photo_once() -> None:
+    image = np.zeros((1800, 2400, 3), np.uint8)
+    detector = _OneBoxPerTile()
+    found = detect_tiled(image, detector, 640)
+    assert detector.calls > 4
+    assert all(0 <= v <= 1 for d in found for v in d.box)
+    # A box in the middle of each tile: one per tile (they do not overlap), in the whole photo.
+    assert len(found) == detector.calls
+    assert len({d.box for d in found}) == len(found)
+    assert detect_tiled(image, detector, 0)[0].box == (0.45, 0.45, 0.47, 0.47)

@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import io
 import logging
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -52,7 +50,7 @@ from shequ.drones.models import Drone, Finding, Flight, Photo, PhotoState
 from shequ.drones.selectors import may_manage
 from shequ.drones.services import findings
 from shequ.grids.index import locate
-from shequ_vision.detect import Detection, Detector
+from shequ_vision.detect import Detector
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +58,6 @@ SYSTEM = "drones"
 JOB_KIND = "drones.analyse"
 MIB = 1024 * 1024
 NAME_MAX = 200
-TILE_OVERLAP = 0.2  # of a tile: an object cut by one tile's edge is whole in the next
 CHANGE_CANDIDATES = 20  # earlier photos looked at for the best overlap
 
 
@@ -334,72 +331,22 @@ def detector() -> Detector:
     return _detector
 
 
-def _starts(length: int, tile: int) -> list[int]:
-    if length <= tile:
-        return [0]
-    count = math.ceil((length - tile * TILE_OVERLAP) / (tile * (1 - TILE_OVERLAP)))
-    step = (length - tile) / max(1, count - 1)
-    return [round(i * step) for i in range(count)]
-
-
-def _iou_like(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over the smaller box: a box cut by a tile's edge lies inside the whole one."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w * h / smaller if smaller > 0 else 0.0
-
-
-def detect_tiled(det: Detector, image: np.ndarray, tile: int) -> list[Detection]:
-    """Detections over overlapping square tiles of `tile` pixels (0: the whole image at once),
-    boxes in fractions of the whole image, the same object seen by two tiles kept once."""
-    h, w = image.shape[:2]
-    if tile <= 0 or max(h, w) <= tile:
-        return det.detect(image)
-    found: list[Detection] = []
-    for y in _starts(h, tile):
-        for x in _starts(w, tile):
-            part = image[y : y + tile, x : x + tile]
-            ph, pw = part.shape[:2]
-            for d in det.detect(part):
-                box = (
-                    (x + d.box[0] * pw) / w,
-                    (y + d.box[1] * ph) / h,
-                    (x + d.box[2] * pw) / w,
-                    (y + d.box[3] * ph) / h,
-                )
-                found.append(Detection(d.label, d.score, box))
-    kept: list[Detection] = []
-    for d in sorted(found, key=lambda d: -d.score):
-        if all(k.label != d.label or _iou_like(k.box, d.box) < 0.6 for k in kept):
-            kept.append(d)
-    return kept
-
-
 def _load(photo: Photo) -> tuple[bytes, Any, Any]:
     """The photo's bytes, footprint (from the stored pose: a heading from the track is kept) and
-    its upright BGR image."""
-    from PIL import Image
-
-    from shequ_vision.aerial import footprint, read_photo, to_bgr
+    its upright BGR image, from one decode."""
+    from shequ_vision.aerial import footprint, read_photo_bgr
 
     with photo.image.open("rb") as f:
         data = bytes(f.read())
-    drone = photo.drone
-    meta = read_photo(
+    meta, bgr = read_photo_bgr(
         data,
         name=photo.name,
-        camera=camera_for(drone),
+        camera=camera_for(photo.drone),
         max_pixels=settings.DRONE_PHOTO_MAX_PIXELS,
         altitude_m=photo.alt_m,
         heading=photo.heading,
     )
-    fp = footprint(meta)
-    with Image.open(io.BytesIO(data)) as image:
-        bgr = to_bgr(image)
-    return data, fp, bgr
+    return data, footprint(meta), bgr
 
 
 def earlier_photo(photo: Photo) -> tuple[Photo, float] | None:
@@ -460,11 +407,11 @@ def _changes(photo: Photo, image: np.ndarray, fp: Any) -> list[findings.Candidat
 def analyse_photo(photo: Photo, *, det: Detector | None = None) -> list[Finding]:
     """Detect, project, group and compare one photo; record its new findings. The photo ends
     ANALYSED (or FAILED with the reason). Returns the findings added by this run."""
-    from shequ_vision.aerial import PhotoError, project_detections
+    from shequ_vision.aerial import PhotoError, detect_tiled, project_detections
 
     try:
         _data, fp, image = _load(photo)
-        detections = detect_tiled(det or detector(), image, settings.DRONE_DETECT_TILE_PX)
+        detections = detect_tiled(image, det or detector(), settings.DRONE_DETECT_TILE_PX)
         candidates = findings.group_detections(project_detections(fp, detections))
         candidates += _changes(photo, image, fp)
         added = findings.raise_findings(photo, candidates, image)
@@ -508,38 +455,25 @@ def run_analysis(job: Job, progress: Progress) -> dict[str, Any]:
 # minute on a 12-megapixel photo). Such photos are blurred by the people and vehicles the detector
 # finds on tiles instead; a finer photo (a low pass) gets the whole filter.
 CASCADE_GSD_CM = 1.25
-PRIVACY_PAD = 0.25  # of a box's size on each side
 
 
 def blur_aerial(data: bytes, *, det: Detector | None = None) -> bytes:
-    """A whole aerial photo as shown outside the command center: every person and vehicle the
-    privacy detector (lower threshold than alerting) finds on tiles obscured as a whole box (from
-    above, a head or a plate can lie anywhere in it), as JPEG. Fails closed: on any error, or with
-    no detector, the whole photo pixelated."""
+    """A whole aerial photo as shown outside the command center, as JPEG: every person and vehicle
+    the privacy detector (lower threshold than alerting) finds on tiles obscured as a whole box.
+    Fails closed: on any error, or with no detector, the whole photo pixelated."""
     from shequ.video.services import media
     from shequ_vision import privacy
+    from shequ_vision.aerial import detect_tiled
 
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)  # upright by EXIF
         det = det or privacy.default_detector()
         if image is None or det is None:
             raise ValueError("no image or no privacy detector")
-        h, w = image.shape[:2]
-        found = detect_tiled(det, image, settings.DRONE_DETECT_TILE_PX)
-        out = image.copy()
-        for d in found:
-            if d.label not in privacy.PERSON | privacy.VEHICLES:
-                continue
-            x1, y1, x2, y2 = d.box
-            px, py = (x2 - x1) * PRIVACY_PAD, (y2 - y1) * PRIVACY_PAD
-            rect = (
-                int((x1 - px) * w),
-                int((y1 - py) * h),
-                math.ceil((x2 + px) * w),
-                math.ceil((y2 + py) * h),
-            )
-            privacy._obscure(out, rect)  # the filter's own pixelation (blocks, then blurred)
-        ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        found = detect_tiled(image, det, settings.DRONE_DETECT_TILE_PX)
+        ok, encoded = cv2.imencode(
+            ".jpg", privacy.blur_from_above(image, found), [cv2.IMWRITE_JPEG_QUALITY, 85]
+        )
         if not ok:
             raise ValueError("encoding failed")
         return bytes(encoded.tobytes())
