@@ -20,6 +20,15 @@ class Invalid(DomainError):
     status = 422
 
 
+class Refused(Invalid):
+    """Invalid with every problem of the input listed: `errors` is [{"field", "message"}]."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        first = errors[0]
+        super().__init__(first["message"], field=first["field"] or None)
+        self.errors = errors
+
+
 class Conflict(DomainError):
     """Not allowed in the current state (an illegal transition, a duplicate)."""
 

@@ -17,12 +17,12 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from shequ.core.audit import audit
-from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid
+from shequ.core.checks import check_code, check_coordinate
+from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid, Refused
 from shequ.drones import selectors
 from shequ.drones.models import Dock, Drone, DroneStatus, Flight, FlightState
 from shequ.grids.models import Grid
 from shequ.grids.selectors import visible_grid_ids
-from shequ.video.services.cameras import Refused, check_code, check_coordinate
 from shequ_vision.optics import CameraModel
 
 DRONE_FIELDS = (

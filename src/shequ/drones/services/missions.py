@@ -30,7 +30,8 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from shequ.core.audit import audit
-from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid
+from shequ.core.checks import check_code
+from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid, Refused
 from shequ.core.geo import local_projection
 from shequ.core.outbox import publish
 from shequ.drones import selectors
@@ -39,7 +40,6 @@ from shequ.drones.models import Dock, Drone, Flight, FlightState, Mission, Patte
 from shequ.grids import index as grid_index
 from shequ.grids.models import Grid
 from shequ.grids.selectors import visible_grid_ids
-from shequ.video.services.cameras import Refused, check_code
 from shequ_vision import missionfile, survey
 from shequ_vision.optics import CameraModel
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,13 +19,13 @@ from django.utils.translation import gettext as _
 
 from shequ.accounts.models import Role
 from shequ.core.audit import audit
-from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid
+from shequ.core.checks import check_code, check_coordinate
+from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid, Refused
 from shequ.grids import index as grid_index
 from shequ.grids.selectors import visible_grid_ids
 from shequ.video.models import Camera, Protocol, Vendor
 from shequ.video.selectors import may_manage
 
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 URL_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "file"})
 URL_FIELDS = ("main_stream", "sub_stream", "snapshot_url")
 URL_MAX = 500
@@ -63,15 +62,6 @@ LABELS = {
 }
 
 
-class Refused(Invalid):
-    """Invalid with every problem of the input listed: `errors` is [{"field", "message"}]."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        first = errors[0]
-        super().__init__(first["message"], field=first["field"] or None)
-        self.errors = errors
-
-
 def _text(value: Any, field: str, *, required: bool = False) -> str:
     text = "" if value is None else value
     if not isinstance(text, str):
@@ -85,27 +75,6 @@ def _text(value: Any, field: str, *, required: bool = False) -> str:
     if len(text) > limit:
         raise Invalid(f"{LABELS.get(field, field)}过长(最多 {limit} 字)", field=field)
     return text
-
-
-def check_code(value: Any) -> str:
-    code = _text(value, "code", required=True) if isinstance(value, str) else value
-    if not isinstance(code, str) or not CODE.match(code):
-        raise Invalid("编号应为 1–40 个字母、数字、“-”“_”“.”, 以字母或数字开头", field="code")
-    return code
-
-
-def check_coordinate(value: Any, field: str) -> float:
-    bound = 180.0 if field == "lon" else 90.0
-    name = "经度" if field == "lon" else "纬度"
-    if isinstance(value, bool) or value is None or value == "":
-        raise Invalid(f"{name}不能为空 (WGS-84)", field=field)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name}必须是数字", field=field) from None
-    if not math.isfinite(number) or abs(number) > bound:
-        raise Invalid(f"{name}应在 ±{bound:g} 之内 (WGS-84)", field=field)
-    return number
 
 
 def check_heading(value: Any) -> int | None:
