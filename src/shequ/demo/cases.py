@@ -5,8 +5,9 @@ About 30 cases a day per model community (10,950 a year at scale 1), more on wor
 summer, fewer in winter. Sources as a district's records show them: grid workers' patrols, cameras,
 drones, sensors and safety inspections (主动发现, about half) and residents, the 12345 hotline and
 referrals from above. Drone patrols, flying by day, find more than a quarter of the problems found
-proactively (rubbish, street trading, spoil, building without a permit: what is seen from above). Categories are weighted (rubbish, street trading, parking, small ads, manhole
-covers, street lamps, illegal building, noise, ...) and placed where such problems are: a camera's
+proactively (rubbish, street trading, spoil, building without a permit: what is seen from above).
+Categories are weighted (rubbish, street trading, parking, small ads, manhole covers, street lamps,
+illegal building, noise, ...) and placed where such problems are: a camera's
 case a few dozen metres from the camera, a manhole cover's at a manhole cover asset, a noise
 complaint at a building, street trading on a road.
 
@@ -162,7 +163,8 @@ KINDS: tuple[Kind, ...] = (
     Kind(E, "0503", 35, {C: 35, G: 45, H: 20}, "building", "chengguan", ("底商店外摆放商品和货架",)),
     Kind(E, "0504", 80, {C: 40, D: 25, G: 10, R: 10, H: 15}, "road", "police",
          ("机动车停放在人行道上", "车辆违停堵塞小区出入口")),
-    Kind(E, "0505", 45, {C: 25, D: 30, G: 30, R: 5, H: 10}, "road", "chengguan", ("共享单车乱停放, 堵塞盲道",)),
+    Kind(E, "0505", 45, {C: 25, D: 30, G: 30, R: 5, H: 10}, "road", "chengguan",
+         ("共享单车乱停放, 堵塞盲道",)),
     Kind(E, "0506", 22, {IN: 30, G: 30, C: 15, R: 10, H: 15}, "building", "emergency",
          ("私家车占用消防车通道", "消防通道被杂物堵塞")),
     Kind(E, "0507", 12, {C: 45, G: 25, H: 30}, "road", "chengguan", ("夜间露天烧烤, 油烟扰民",),
