@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/grid_index.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/vision.py
+	$(BIN)/python bench/drone.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules src/shequ/web/static/build

@@ -22,8 +22,11 @@ ZIP_INFLATION_LIMIT = 20  # uncompressed workbook may be at most this many times
 # The reader holds a sheet as a dense grid from A1 to its last cell, some 40 bytes a cell: one stray
 # cell at XFD1048576 in a 2 KB file would ask for half a terabyte and abort the process.
 MAX_SHEET_CELLS = 20_000_000
-# A cell with content: an empty one (`<c r="Z9" s="1"/>`, formatting only) is skipped by the reader too.
-CELL_REF = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=[\"']([A-Z]{1,3})([0-9]{1,7})[\"'][^>]*(?<!/)>")
+# A cell with content. An empty one, `<c r="Z9" s="1"/>` or (as lxml writes it) `<c r="Z9" s="1"></c>`,
+# is formatting only, skipped by the reader too, and does not count towards the sheet's extent.
+CELL_REF = re.compile(
+    rb"<(?:\w+:)?c\s[^>]*?\br=[\"']([A-Z]{1,3})([0-9]{1,7})[\"'][^>]*(?<!/)>(?!</(?:\w+:)?c>)"
+)
 
 
 class Rejected(Exception):
