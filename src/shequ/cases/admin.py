@@ -36,7 +36,12 @@ class QuestionInline(admin.StackedInline):
 
     model = Question
     extra = 0
-    fields = (("code", "prompt"), ("datatype", "variable", "required", "order", "is_active"), "hint", "choices")
+    fields = (
+        ("code", "prompt"),
+        ("datatype", "variable", "required", "order", "is_active"),
+        "hint",
+        "choices",
+    )
 
 
 @admin.register(Category)

@@ -40,8 +40,8 @@ from shequ.cases.models import (
     Urgency,
 )
 from shequ.cases.services.deadlines import deadline_for
-from shequ.cases.services.questions import check_answers
 from shequ.cases.services.machine import COMMAND, Action, check, may, record, transition
+from shequ.cases.services.questions import check_answers
 from shequ.core import crypto
 from shequ.core.audit import audit
 from shequ.core.errors import Forbidden, Invalid

@@ -73,7 +73,8 @@ def _answer(question: Question, values: list[str]) -> Any:
         keys = question.choice_keys()
         unknown = [v for v in values if v not in keys]
         if unknown:
-            raise Invalid(f"附加问题{name}的回答 {unknown[0][:40]!r} 不在选项 {', '.join(keys)} 中", field=field)
+            listed = ", ".join(keys)
+            raise Invalid(f"附加问题{name}的回答 {unknown[0][:40]!r} 不在选项 {listed} 中", field=field)
         return list(dict.fromkeys(values))
     value = values[0]
     if question.datatype == D.SINGLEVALUELIST:
@@ -116,7 +117,8 @@ def check_answers(category: Category | None, answers: Mapping[str, Any]) -> dict
         try:
             values = _values(raw)
         except TypeError:
-            raise Invalid(f"附加问题 {question.code} 的回答格式无效", field=f"answers.{question.code}") from None
+            field = f"answers.{question.code}"
+            raise Invalid(f"附加问题 {question.code} 的回答格式无效", field=field) from None
         if values:
             out[question.code] = _answer(question, values)
     for question in questions.values():
