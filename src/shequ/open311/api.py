@@ -282,6 +282,8 @@ def _moment(params: Any, name: str) -> dt.datetime | None:
     value = text(params, name, 40)
     if not value:
         return None
+    # An offset's "+" sent unescaped in a query string arrives as a space: read it as meant.
+    value = re.sub(r"(T[0-9:.]+) ([0-9]{2}:?[0-9]{2})$", r"\1+\2", value)
     moment = parse_moment(value)
     if moment is None:
         day = None

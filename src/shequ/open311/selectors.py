@@ -67,10 +67,10 @@ def public_cases() -> QuerySet[Case]:
 def public_number(case: Case) -> str | None:
     """The service_request_id a client follows: the case's number once the command center has
     taken it up (None while it is only reported); a report merged into another follows that one."""
+    if case.state == CaseState.MERGED and case.duplicate_of is not None:
+        case = case.duplicate_of  # the master may itself be waiting to be filed
     if case.state == CaseState.REPORTED:
         return None
-    if case.state == CaseState.MERGED and case.duplicate_of is not None:
-        return case.duplicate_of.number
     return case.number
 
 
