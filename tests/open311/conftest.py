@@ -47,7 +47,7 @@ def api_key(key: tuple[Any, str]) -> str:
 
 
 @pytest.fixture
-def service(flow: Any) -> Any:
+def service(flow: Any) -> Any:  # noqa: F811  (the imported fixture)
     """The test category (event-9001) with a required choice, a number, a multiple choice, a
     datetime and a note that takes no answer."""
     category = flow.category

@@ -414,7 +414,7 @@ def test_jurisdiction(client, service, api_key, settings):
     for fmt in FORMATS:
         response = client.get(f"{BASE}/services.{fmt}?jurisdiction_id=other.gov")
         assert response.status_code == 404
-        code, description = error_of(response, fmt)
+        _code, description = error_of(response, fmt)
         assert "other.gov" in description and "xicha.example.cn" in description
     response = post(client, api_key, jurisdiction_id="other.gov")
     assert response.status_code == 404 and Case.objects.count() == 0
