@@ -70,3 +70,40 @@ def test_a_question_is_checked_when_saved_in_the_admin(flow):
         datatype="multivaluelist",
         choices=[{"key": "x", "name": "y"}],
     ).clean()
+
+
+def test_questions_are_edited_with_their_category_and_audited(flow, client, system_user):
+    from shequ.core.models import AuditEntry
+
+    category = flow.category
+    client.force_login(system_user)
+    data = {
+        "kind": category.kind,
+        "code": category.code,
+        "name": category.name,
+        "parent": category.parent_id,
+        "urgency": category.urgency,
+        "duplicate_radius_m": 1,
+        "duplicate_window_hours": 72,
+        "is_active": "on",
+        "time_limits-TOTAL_FORMS": 0,
+        "time_limits-INITIAL_FORMS": 0,
+        "questions-TOTAL_FORMS": 1,
+        "questions-INITIAL_FORMS": 0,
+        "questions-0-code": "depth",
+        "questions-0-prompt": "深度",
+        "questions-0-datatype": "singlevaluelist",
+        "questions-0-variable": "on",
+        "questions-0-order": 1,
+        "questions-0-is_active": "on",
+        "questions-0-choices": "[]",
+    }
+    url = f"/admin/cases/category/{category.pk}/change/"
+    assert client.post(url, data).status_code == 200  # a choice question without choices is refused
+    assert not Question.objects.exists()
+    data["questions-0-choices"] = '[{"key": "deep", "name": "很深"}]'
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content[:2000]
+    assert Question.objects.get().choice_keys() == ["deep"]
+    entry = AuditEntry.objects.get(action="admin.question.change")
+    assert entry.detail["changed"] == ["depth"]
