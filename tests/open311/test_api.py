@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from shequ.cases.models import Case, CaseState, Evidence, RoutingRule
@@ -478,7 +479,9 @@ def test_updates_by_date_and_page(client, service, api_key, flow):
 # --- keys and limits -----------------------------------------------------------------------------
 
 
+# The window is the clock's minute: the clock stands still, so a test never straddles two.
 @pytest.mark.parametrize("fmt", FORMATS)
+@time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, 10, tzinfo=dt.UTC), tick=False)
 def test_rate_limit_per_key(client, service, key, settings, fmt):
     settings.OPEN311_RATE_LIMIT = 3
     for _ in range(3):
@@ -493,6 +496,7 @@ def test_rate_limit_per_key(client, service, key, settings, fmt):
     assert client.get(f"{BASE}/services.{fmt}").status_code == 200
 
 
+@time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, 10, tzinfo=dt.UTC), tick=False)
 def test_rate_limit_without_a_key(client, service, settings):
     settings.OPEN311_ANON_RATE_LIMIT = 2
     assert [client.get(f"{BASE}/requests.json").status_code for _ in range(3)] == [200, 200, 429]
@@ -511,3 +515,12 @@ def test_unknown_paths_and_methods(client, fmt):
 def test_english_on_request(client, service):
     response = client.get(f"{BASE}/services/event-0000.json", HTTP_ACCEPT_LANGUAGE="en")
     assert "does not exist" in error_of(response, "json")[1]
+
+
+def test_the_next_minute_has_a_fresh_allowance(client, service, key, settings):
+    settings.OPEN311_RATE_LIMIT = 1
+    with time_machine.travel(dt.datetime(2026, 11, 30, 9, 0, 59, tzinfo=dt.UTC), tick=False) as clock:
+        assert client.get(f"{BASE}/services.json", {"api_key": key[1]}).status_code == 200
+        assert client.get(f"{BASE}/services.json", {"api_key": key[1]}).status_code == 429
+        clock.shift(dt.timedelta(seconds=2))
+        assert client.get(f"{BASE}/services.json", {"api_key": key[1]}).status_code == 200

@@ -43,6 +43,8 @@ PAGE_SIZE_MAX = 1000  # the spec's recommended answer size, and the default
 IDS_MAX = 200
 PARAM_MAX = 4000
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+# Case numbers and tokens are plain ASCII; anything else is no id (and PostgreSQL refuses NUL).
+ID = re.compile(r"^[0-9A-Za-z_-]{1,40}$")
 
 # Where a service's refusal of a field names it, and the Open311 parameter to name instead.
 FIELD_NAMES = {
@@ -352,7 +354,7 @@ def _get_requests(request: HttpRequest, fmt: str) -> HttpResponse:
     ids = _list(params, "service_request_id")
     if ids:
         # The spec: with service_request_id, every other filter is ignored.
-        return _render_requests(fmt, list(cases.filter(number__in=[i[:20] for i in ids])))
+        return _render_requests(fmt, list(cases.filter(number__in=[i for i in ids if ID.match(i)])))
     codes = _list(params, "service_code")
     if codes:
         categories = []
@@ -429,7 +431,7 @@ def requests(request: HttpRequest, fmt: str, key: ApiKey | None) -> HttpResponse
 
 @open311(("GET", "HEAD"))
 def one_request(request: HttpRequest, fmt: str, key: ApiKey | None, number: str) -> HttpResponse:
-    case = selectors.public_cases().filter(number=number[:20]).first()
+    case = selectors.public_cases().filter(number=number).first() if ID.match(number) else None
     if case is None:
         raise NotFound(
             _("service_request_id %(id)s 不存在") % {"id": formats.clean(number[:40])},
@@ -455,7 +457,7 @@ def updates(request: HttpRequest, fmt: str, key: ApiKey | None) -> HttpResponse:
     cases = selectors.public_cases()
     ids = _list(params, "service_request_id")
     if ids:
-        cases = cases.filter(number__in=[i[:20] for i in ids])
+        cases = cases.filter(number__in=[i for i in ids if ID.match(i)])
     start, end = _window(params)
     entries = _page(params, case_selectors.public_updates(cases, since=start, until=end))
     items: list[Item] = [

@@ -13,7 +13,7 @@ from shequ.cases import selectors as case_selectors
 from shequ.cases.models import Case, CaseState, Category, Question
 from shequ.open311.models import ApiKey, Submission
 
-SERVICE_CODE = re.compile(r"^(event|component)-([0-9A-Za-z]{1,12})$")
+SERVICE_CODE = re.compile(r"(event|component)-([0-9A-Za-z]{1,12})")
 
 
 def service_code(category: Category) -> str:
@@ -36,7 +36,7 @@ def services() -> QuerySet[Category]:
 
 def service(code: str) -> Category | None:
     """The service of a service_code, or None."""
-    match = SERVICE_CODE.match(code)
+    match = SERVICE_CODE.fullmatch(code)
     if match is None:
         return None
     return services().filter(kind=match.group(1), code=match.group(2)).first()
@@ -54,7 +54,7 @@ def key_for(raw: str) -> ApiKey | None:
 
 
 def submission(token: str) -> Submission | None:
-    if not token or len(token) > 40:
+    if not re.fullmatch(r"[0-9A-Za-z_-]{1,40}", token):
         return None
     return Submission.objects.select_related("case", "case__duplicate_of").filter(token=token).first()
 
