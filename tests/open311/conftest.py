@@ -112,5 +112,7 @@ def client() -> Client:
 
 
 def post(client: Client, api_key: str, fmt: str = "json", **fields: Any) -> Any:
+    """POST a service request at AT with the required answer; HTTP_* names are headers."""
+    headers = {k: fields.pop(k) for k in list(fields) if k.startswith("HTTP_")}
     data = {"api_key": api_key, "service_code": CODE, **AT, "attribute[size]": "small", **fields}
-    return client.post(f"{BASE}/requests.{fmt}", {k: v for k, v in data.items() if v is not None})
+    return client.post(f"{BASE}/requests.{fmt}", {k: v for k, v in data.items() if v is not None}, **headers)

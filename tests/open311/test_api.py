@@ -524,3 +524,18 @@ def test_the_next_minute_has_a_fresh_allowance(client, service, key, settings):
         assert client.get(f"{BASE}/services.json", {"api_key": key[1]}).status_code == 429
         clock.shift(dt.timedelta(seconds=2))
         assert client.get(f"{BASE}/services.json", {"api_key": key[1]}).status_code == 200
+
+
+def test_a_retry_with_the_same_idempotency_key_is_the_first_request(
+    client, service, api_key, key, system_user
+):
+    from shequ.open311 import services
+
+    first = js(post(client, api_key, HTTP_IDEMPOTENCY_KEY="app-42"))
+    again = js(post(client, api_key, HTTP_IDEMPOTENCY_KEY="app-42"))
+    assert first == again and Case.objects.count() == 1 and Submission.objects.count() == 1
+    # Another client's same key is its own.
+    _other, other_key = services.create_key("另一个", actor=system_user)
+    assert js(post(client, other_key, HTTP_IDEMPOTENCY_KEY="app-42"))[0]["token"] != first[0]["token"]
+    response = post(client, api_key, "xml", HTTP_IDEMPOTENCY_KEY="k" * 81)
+    assert response.status_code == 400 and "Idempotency-Key" in error_of(response, "xml")[1]

@@ -407,6 +407,8 @@ def _post_request(request: HttpRequest, fmt: str, key: ApiKey | None) -> HttpRes
         account_id=text(params, "account_id", 400),
         answers=services.answers_from(form),
         photos=request.FILES.getlist("media"),
+        # Not in the spec: a client that retries may send one, and gets the first answer again.
+        idempotency_key=formats.clean(request.headers.get("Idempotency-Key", "")).strip(),
     )
     submission = services.submit_request(data, key=key)
     case = submission.case

@@ -125,6 +125,7 @@ class RequestIn:
     account_id: str = ""
     answers: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     photos: Sequence[Any] = ()
+    idempotency_key: str = ""
 
 
 def _limited(value: str, field: str, limit: int) -> str:
@@ -182,16 +183,18 @@ def _location(data: RequestIn) -> tuple[Any, Any, str]:
 def submit_request(data: RequestIn, *, key: ApiKey) -> Submission:
     """A service request posted with a key becomes a case (source `api`) through `report_case`,
     with its answers, photos and reporter; the submission row links the token to it. Refused input
-    writes nothing."""
+    writes nothing. A retry with the same idempotency key from the same key returns the first
+    submission (report_case finds the case by its source id)."""
     if not key.is_active:
         raise Invalid(_("api_key 已作废"), field="api_key")
+    idempotency = _limited(data.idempotency_key, "Idempotency-Key", 80)
     _checked_contact(data)
     lon, lat, address = _location(data)
     description = data.description.strip() or data.service.name  # optional in Open311, not in a case
     name = reporter_name(data.first_name, data.last_name)
     actor = f"open311:{key.name}"
     with transaction.atomic():
-        case, _created = intake.report_case(
+        case, created = intake.report_case(
             actor=actor,
             source=Source.API,
             description=description,
@@ -203,7 +206,12 @@ def submit_request(data: RequestIn, *, key: ApiKey) -> Submission:
             reporter_phone=data.phone,
             photos=data.photos,
             answers=data.answers,
+            source_id=f"open311:{key.pk}:{idempotency}" if idempotency else "",
         )
+        if not created:
+            existing = Submission.objects.filter(case=case).first()
+            if existing is not None:
+                return existing
         submission = Submission.objects.create(
             token=secrets.token_urlsafe(18),
             api_key=key,
