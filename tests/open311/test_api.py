@@ -539,3 +539,11 @@ def test_a_retry_with_the_same_idempotency_key_is_the_first_request(
     assert js(post(client, other_key, HTTP_IDEMPOTENCY_KEY="app-42"))[0]["token"] != first[0]["token"]
     response = post(client, api_key, "xml", HTTP_IDEMPOTENCY_KEY="k" * 81)
     assert response.status_code == 400 and "Idempotency-Key" in error_of(response, "xml")[1]
+
+
+def test_posting_needs_no_csrf_token(service, api_key):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = post(strict, api_key)
+    assert response.status_code == 200 and "token" in js(response)[0]
