@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "shequ.onemap",
     "shequ.video",
     "shequ.drones",
+    "shequ.open311",
     "shequ.web",
     "shequ.demo",
 ]
@@ -386,6 +387,22 @@ MQTT_SHARED_GROUP = env("MQTT_SHARED_GROUP", "shequ")
 # Alert snapshots and clips (surveillance images: ARCHITECTURE §7) are deleted after this many
 # days (the alert row stays; a case made from an alert keeps its own, blurred copy as evidence).
 VIDEO_RETENTION_DAYS = env_int("VIDEO_RETENTION_DAYS", 30, low=1, high=3650)
+
+# --- Open311 GeoReport v2 (docs/open311.md) ---------------------------------------------------
+# The jurisdiction this server answers for (`jurisdiction_id`, e.g. the community's domain); a
+# request naming another is answered 404.
+OPEN311_JURISDICTION = env("OPEN311_JURISDICTION", "shequ.local")
+# Requests per minute one API key may make (429 past it), and a client address without a key (GET).
+OPEN311_RATE_LIMIT = env_int("OPEN311_RATE_LIMIT", 60, low=1, high=1_000_000)
+OPEN311_ANON_RATE_LIMIT = env_int("OPEN311_ANON_RATE_LIMIT", 120, low=1, high=1_000_000)
+# The sources whose cases anyone may read through GET requests (camera, drone and sensor cases are
+# surveillance output: not published unless named here).
+OPEN311_PUBLIC_SOURCES = env_list(
+    "OPEN311_PUBLIC_SOURCES", "resident,api,hotline,grid_worker,inspection,referral"
+)
+# What discovery says: whom to contact, and where a client asks for a key.
+OPEN311_CONTACT = env("OPEN311_CONTACT", "")
+OPEN311_KEY_SERVICE = env("OPEN311_KEY_SERVICE", "")
 
 # --- drones ---------------------------------------------------------------------------------
 # (docs/drones.md) Settings of the drone side are added here by the code that reads them.

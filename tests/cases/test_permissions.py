@@ -292,6 +292,9 @@ def test_time_limits_are_edited_with_their_category_and_audited(flow, client, sy
         "is_active": "on",
         "time_limits-TOTAL_FORMS": len(limits),
         "time_limits-INITIAL_FORMS": len(limits),
+        # The category's extra questions (附加问题) are the page's second inline: none here.
+        "questions-TOTAL_FORMS": 0,
+        "questions-INITIAL_FORMS": 0,
     }
     for i, limit in enumerate(limits):
         amount = 3 if limit.stage == "handle" else limit.amount

@@ -10,7 +10,16 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from shequ.cases.models import Case, Category, Extension, HistoryEntry, RoutingRule, Supervision, TimeLimit
+from shequ.cases.models import (
+    Case,
+    Category,
+    Extension,
+    HistoryEntry,
+    Question,
+    RoutingRule,
+    Supervision,
+    TimeLimit,
+)
 from shequ.core.admin import AuditedModelAdmin, ReadOnlyAdmin
 from shequ.core.audit import audit
 from shequ.registry import identifiers
@@ -22,19 +31,45 @@ class TimeLimitInline(admin.TabularInline):
     fields = ("stage", "amount", "unit")
 
 
+class QuestionInline(admin.StackedInline):
+    """Extra questions (附加问题), which Open311 clients see as the service's attributes."""
+
+    model = Question
+    extra = 0
+    fields = (
+        ("code", "prompt"),
+        ("datatype", "variable", "required", "order", "is_active"),
+        "hint",
+        "choices",
+    )
+
+
 @admin.register(Category)
 class CategoryAdmin(AuditedModelAdmin):
     list_display = ("code", "name", "kind", "parent", "urgency", "merge_duplicates", "is_active")
     list_filter = ("kind", "urgency", "is_active", "merge_duplicates")
     search_fields = ("code", "name")
     list_select_related = ("parent",)
-    inlines = [TimeLimitInline]
+    inlines = [TimeLimitInline, QuestionInline]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # cases keep their category: one no longer used is made inactive
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         super().save_formset(request, form, formset, change)
+        if formset.model is Question:
+            changed = [row.code for row in formset.new_objects]
+            changed += [row.code for row, _fields in formset.changed_objects]
+            removed = [row.code for row in formset.deleted_objects]
+            if changed or removed:
+                audit(
+                    "admin.question.change",
+                    actor=request.user,
+                    target=form.instance,
+                    changed=changed,
+                    removed=removed,
+                )
+            return
         # The time limits change with their category: one audit entry says how.
         changed = [f"{row.stage}={row.amount}{row.unit}" for row in formset.new_objects]
         changed += [f"{row.stage}={row.amount}{row.unit}" for row, _fields in formset.changed_objects]

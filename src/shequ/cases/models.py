@@ -139,6 +139,88 @@ class Category(TimeStampedModel):
         return f"{self.get_kind_display()} {self.code} {self.name}"
 
 
+class QuestionDatatype(models.TextChoices):
+    """The kinds of answer an extra question takes: Open311 GeoReport v2's attribute datatypes."""
+
+    STRING = "string", _("短文本")
+    NUMBER = "number", _("数字")
+    DATETIME = "datetime", _("日期时间")
+    TEXT = "text", _("长文本")
+    SINGLEVALUELIST = "singlevaluelist", _("单选")
+    MULTIVALUELIST = "multivaluelist", _("多选")
+
+
+QUESTION_LISTS = frozenset({QuestionDatatype.SINGLEVALUELIST, QuestionDatatype.MULTIVALUELIST})
+
+
+class Question(models.Model):
+    """附加问题: an optional extra question of a subclass, asked when a case of it is reported
+    (how deep the pothole is, which floor). A client that asks them (Open311: the service
+    definition's attributes) has its answers checked by `services.questions.check_answers`."""
+
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="questions", verbose_name=_("类别")
+    )
+    code = models.SlugField(_("编码"), max_length=40, help_text=_("字母、数字、下划线或连字符"))
+    prompt = models.CharField(_("问题"), max_length=200)
+    hint = models.CharField(_("填写说明"), max_length=200, blank=True, default="")
+    datatype = models.CharField(
+        _("答案类型"), max_length=16, choices=QuestionDatatype.choices, default=QuestionDatatype.STRING
+    )
+    # Open311's `variable`: false is a note shown to the reporter, which takes no answer.
+    variable = models.BooleanField(_("需要回答"), default=True, help_text=_("否: 仅为提示说明, 不收集答案"))
+    required = models.BooleanField(_("必答"), default=False)
+    order = models.PositiveSmallIntegerField(_("顺序"), default=0)
+    choices = models.JSONField(
+        _("选项"),
+        default=list,
+        blank=True,
+        help_text=_('单选/多选的选项: [{"key": "deep", "name": "很深"}, ...]'),
+    )
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        ordering = ["category", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["category", "code"], name="question_category_code")]
+        verbose_name = _("附加问题")
+        verbose_name_plural = _("附加问题")
+
+    def __str__(self) -> str:
+        return f"{self.category.code} {self.code} {self.prompt}"
+
+    def choice_keys(self) -> list[str]:
+        return [str(c.get("key")) for c in self.choices if isinstance(c, dict)]
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.datatype in QUESTION_LISTS:
+            ok = (
+                isinstance(self.choices, list)
+                and self.choices
+                and all(
+                    isinstance(c, dict)
+                    and set(c) == {"key", "name"}
+                    and isinstance(c["key"], str)
+                    and isinstance(c["name"], str)
+                    and c["key"].strip()
+                    and len(c["key"]) <= 100
+                    and len(c["name"]) <= 200
+                    for c in self.choices
+                )
+            )
+            if not ok:
+                raise ValidationError(
+                    {"choices": _('单选/多选须有选项, 每项为 {"key": "...", "name": "..."}')}
+                )
+            if len(set(self.choice_keys())) != len(self.choices):
+                raise ValidationError({"choices": _("选项的 key 不能重复")})
+        elif self.choices:
+            raise ValidationError({"choices": _("只有单选/多选问题有选项")})
+        if not self.variable and self.required:
+            raise ValidationError({"required": _("不需回答的提示不能是必答")})
+
+
 class TimeLimit(models.Model):
     """How long a stage may take for cases of a category, in working time (core.calendar)."""
 
@@ -304,6 +386,9 @@ class Case(TimeStampedModel):
     )
     satisfaction_note = models.CharField(_("回访意见"), max_length=500, blank=True, default="")
     callback_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
+
+    # Answers to the category's extra questions (Question.code → value), as given at the report.
+    answers = models.JSONField(_("附加问题回答"), default=dict, blank=True)
 
     # A retried report is harmless: the same key from the same reporter finds the first case.
     idempotency_key = models.CharField(max_length=80, blank=True, default="")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -13,7 +14,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shequ.accounts.models import Department, Role
-from shequ.cases.models import OPEN_STATES, STATE_KIND, Case, CaseState, Evidence, HistoryEntry
+from shequ.cases.models import (
+    OPEN_STATES,
+    STATE_KIND,
+    Case,
+    CaseState,
+    Category,
+    Evidence,
+    HistoryEntry,
+    RoutingRule,
+)
 from shequ.cases.services.machine import COMMAND, Action
 from shequ.core.audit import audit
 from shequ.grids.models import Grid
@@ -281,3 +291,91 @@ def inbox_for(user: Any) -> list[Inbox]:
             handled = handled.filter(grid_id__in=grids)
         return [Inbox("to_verify", _("待核查"), handled.order_by("due_at", "pk"))]
     return []
+
+
+# --- the public's view (Open311 GeoReport v2, docs/open311.md) -----------------------------------
+# What anyone may read without an account: cases of the sources the deployment publishes, once the
+# command center has accepted or answered them (a report not yet filed is known to its sender only,
+# by its Open311 token). Never the reporter, never a person's name, never internal notes.
+
+
+def public_cases(sources: Iterable[str]) -> QuerySet[Case]:
+    """Cases the public may read: of `sources`, past the report (filed, or rejected or merged)."""
+    return (
+        Case.objects.filter(source__in=list(sources))
+        .exclude(state=CaseState.REPORTED)
+        .select_related("category", "category__parent", "department", "duplicate_of")
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicUpdate:
+    """One step of a case as the public reads it: the state after it and a fixed sentence."""
+
+    id: int
+    case_id: int
+    number: str
+    state: str
+    at: dt.datetime
+    action: str
+    text: str
+
+
+def _public_text(entry: HistoryEntry, departments: dict[int, str]) -> str:
+    act = Action(entry.action)
+    if act == Action.DISPATCH:
+        name = departments.get(entry.detail.get("department"), "")
+        return str(_("已派遣至{department}")).format(department=name) if name else str(act.label)
+    if act == Action.MERGE and entry.detail.get("into"):
+        return str(_("与 {number} 重复, 已合并")).format(number=entry.detail["into"])
+    if act == Action.VERIFY_FAIL:
+        return str(_("核查未通过, 返回处置"))
+    if entry.to_state:
+        return f"{act.label}: {CaseState(entry.to_state).label}"
+    return str(act.label)
+
+
+def public_updates(
+    cases: QuerySet[Case], *, since: dt.datetime, until: dt.datetime
+) -> QuerySet[HistoryEntry]:
+    """The history lines of `cases` (from `public_cases`) that the public reads, oldest first:
+    the acts that tell where a case stands (REPORTER_ACTS) that changed its state, and callbacks."""
+    acts = [a.value for a in REPORTER_ACTS]
+    return (
+        HistoryEntry.objects.filter(case__in=cases, action__in=acts, at__gte=since, at__lte=until)
+        .filter(~Q(to_state="") | Q(action=Action.CALLBACK.value))
+        .select_related("case")
+        .order_by("at", "pk")
+    )
+
+
+def public_update_rows(entries: Iterable[HistoryEntry]) -> list[PublicUpdate]:
+    """History lines (from `public_updates`) as the public reads them."""
+    entries = list(entries)
+    ids = {e.detail.get("department") for e in entries if e.action == Action.DISPATCH.value}
+    departments = dict(Department.objects.filter(pk__in=ids - {None}).values_list("pk", "name"))
+    return [
+        PublicUpdate(
+            id=e.pk,
+            case_id=e.case_id,
+            number=e.case.number,
+            state=e.to_state or e.from_state,
+            at=e.at,
+            action=e.action,
+            text=_public_text(e, departments),
+        )
+        for e in entries
+    ]
+
+
+def files_on_report(category: Category) -> bool:
+    """Whether every report of the category is filed at once by a routing rule (one for the
+    category or for all, with no grid and no time window): Open311 calls such a service realtime."""
+    return RoutingRule.objects.filter(
+        Q(category=category) | Q(category__isnull=True),
+        is_active=True,
+        auto_file=True,
+        grid__isnull=True,
+        starts_at__isnull=True,
+        department__is_active=True,
+    ).exists()

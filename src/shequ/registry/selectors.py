@@ -73,3 +73,12 @@ def assets_for(user: Any) -> QuerySet[Asset]:
 def access_person(user: Any, pk: int) -> Person | None:
     """The person if the user may see them, else None: the caller answers 404, revealing nothing."""
     return people_for(user).filter(pk=pk).first()
+
+
+def building_address(code: str) -> tuple[float | None, float | None, str] | None:
+    """A building's point and address by its code, for a client that names an address id (Open311
+    `address_id`): a building's address is public, its people are not. None when there is none."""
+    if not code or len(code) > 40:
+        return None
+    row = Building.objects.filter(code=code).values_list("lon", "lat", "address").first()
+    return (row[0], row[1], row[2]) if row else None

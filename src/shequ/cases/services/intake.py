@@ -12,7 +12,7 @@ import hashlib
 import io
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -41,6 +41,7 @@ from shequ.cases.models import (
 )
 from shequ.cases.services.deadlines import deadline_for
 from shequ.cases.services.machine import COMMAND, Action, check, may, record, transition
+from shequ.cases.services.questions import check_answers
 from shequ.core import crypto
 from shequ.core.audit import audit
 from shequ.core.errors import Forbidden, Invalid
@@ -417,6 +418,7 @@ class _Report:
     idempotency_key: str
     source_id: str
     created_by: Any
+    answers: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _check_report(
@@ -535,6 +537,7 @@ def _insert(report: _Report, *, actor: Any, now: dt.datetime) -> tuple[Case, boo
             due_at=deadline_for(report.category, Stage.FILE, now),
             idempotency_key=report.idempotency_key,
             created_by=report.created_by,
+            answers=report.answers,
         )
         try:
             with transaction.atomic():
@@ -625,10 +628,13 @@ def report_case(
     idempotency_key: str = "",
     source_id: str = "",
     photo_kind: str = Evidence.Kind.REPORT,
+    answers: Mapping[str, Any] | None = None,
 ) -> tuple[Case, bool]:
     """Report a problem; returns (case, created). A retry (same key from the same account, or the
     same source and source id) returns the first case and False. Refused input writes nothing.
-    `photo_kind` is what the photos are kept as: a camera's alert gives its snapshot (`snapshot`)."""
+    `photo_kind` is what the photos are kept as: a camera's alert gives its snapshot (`snapshot`).
+    `answers` answer the category's extra questions (`questions.check_answers`); None: the caller
+    did not ask them, and none is required."""
     _check_actor(actor)
     existing = _existing(actor, source, str(idempotency_key or "").strip(), str(source_id or "").strip())
     if existing is not None:
@@ -651,6 +657,8 @@ def report_case(
         idempotency_key=idempotency_key,
         source_id=source_id,
     )
+    if answers is not None:
+        report.answers = check_answers(report.category, answers)
     stored: list[str] = []
     try:
         with transaction.atomic():
