@@ -1,13 +1,14 @@
-"""Field checks shared by the registers of devices (cameras, drones, docks, missions): a code and a
-WGS-84 coordinate, each refused with a message that names the field."""
+"""Field checks shared by the registers of devices (cameras, drones, docks, missions): a code, a
+WGS-84 coordinate, and a whole set of fields checked at once, each refusal naming its field."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from shequ.core.errors import Invalid
+from shequ.core.errors import DomainError, Invalid, Refused
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
 
@@ -33,3 +34,29 @@ def check_coordinate(value: Any, field: str) -> float:
     if not math.isfinite(number) or abs(number) > bound:
         raise Invalid(f"{name}应在 ±{bound:g} 之内 (WGS-84)", field=field)
     return number
+
+
+def check_fields(
+    raw: Mapping[str, Any],
+    checks: Mapping[str, Callable[[Any], Any]],
+    *,
+    required: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The clean values of the fields given, each through its check; a field without a check is
+    unknown (refused at once), and every other problem is listed together: Refused's `errors` names
+    each refused or missing field (labels: the names people read, "名称不能为空")."""
+    unknown = sorted(str(k) for k in raw if k not in checks)
+    if unknown:
+        raise Invalid(f"未知字段: {', '.join(unknown)[:200]}", field=unknown[0][:80])
+    labels = labels or {}
+    errors = [{"field": f, "message": f"{labels.get(f, f)}不能为空"} for f in required if f not in raw]
+    values: dict[str, Any] = {}
+    for field, value in raw.items():
+        try:
+            values[field] = checks[field](value)
+        except DomainError as exc:
+            errors.append({"field": field, "message": exc.message})
+    if errors:
+        raise Refused(errors)
+    return values

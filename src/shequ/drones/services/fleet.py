@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from shequ.core.audit import audit
-from shequ.core.checks import check_code, check_coordinate
-from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid, Refused
+from shequ.core.checks import check_code, check_coordinate, check_fields
+from shequ.core.errors import Conflict, Forbidden, Invalid, Refused
 from shequ.drones import selectors
 from shequ.drones.models import Dock, Drone, DroneStatus, Flight, FlightState
 from shequ.grids.models import Grid
@@ -169,29 +169,6 @@ def _grid_refs(value: Any) -> list[Grid]:
     return [found[c] for c in dict.fromkeys(codes)]
 
 
-def _check(
-    raw: Mapping[str, Any],
-    allowed: Iterable[str],
-    required: Iterable[str],
-    checks: Mapping[str, Callable[[Any], Any]],
-) -> dict[str, Any]:
-    """The clean values of the fields given; Refused lists every refused field."""
-    allowed = tuple(allowed)
-    unknown = sorted(str(k) for k in raw if k not in allowed)
-    if unknown:
-        raise Invalid(f"未知字段: {', '.join(unknown)[:200]}", field=unknown[0][:80])
-    errors = [{"field": f, "message": f"{_label(f)}不能为空"} for f in required if f not in raw]
-    values: dict[str, Any] = {}
-    for field, value in raw.items():
-        try:
-            values[field] = checks[field](value)
-        except DomainError as exc:
-            errors.append({"field": field, "message": exc.message})
-    if errors:
-        raise Refused(errors)
-    return values
-
-
 DRONE_CHECKS: dict[str, Callable[[Any], Any]] = {
     "code": check_code,
     "name": lambda v: _text(v, "name", required=True),
@@ -310,7 +287,7 @@ def _flying(drone: Drone) -> bool:
 def register_drone(*, actor: Any, **fields: Any) -> Drone:
     """登记无人机: code, name and the camera (sensor size, focal length, image size) are required."""
     _check_writer(actor)
-    values = _check(fields, DRONE_FIELDS, DRONE_REQUIRED, DRONE_CHECKS)
+    values = check_fields(fields, DRONE_CHECKS, required=DRONE_REQUIRED, labels=LABELS)
     check_optics(values)
     _check_dock_in_scope(actor, values.get("dock"))
     if Drone.objects.filter(code=values["code"]).exists():
@@ -340,7 +317,7 @@ def update_drone(drone: Drone, *, actor: Any, **fields: Any) -> Drone:
     """修改无人机: only the fields given change. The camera is checked as a whole after the change;
     a drone in flight cannot be deactivated or put into maintenance."""
     _check_writer(actor)
-    values = _check(fields, DRONE_FIELDS, (), DRONE_CHECKS)
+    values = check_fields(fields, DRONE_CHECKS, labels=LABELS)
     drone = Drone.objects.select_for_update().get(pk=drone.pk)
     optics = {k: values.get(k, getattr(drone, k)) for k in DRONE_REQUIRED[2:]}
     check_optics(optics)
@@ -382,7 +359,7 @@ def deactivate_drone(drone: Drone, *, actor: Any) -> Drone:
 def register_dock(*, actor: Any, **fields: Any) -> Dock:
     """登记机巢: code, name and position are required; `grids` are grid codes it covers."""
     _check_writer(actor)
-    values = _check(fields, DOCK_FIELDS, DOCK_REQUIRED, DOCK_CHECKS)
+    values = check_fields(fields, DOCK_CHECKS, required=DOCK_REQUIRED, labels=LABELS)
     grids = values.pop("grids", [])
     _check_grids_in_scope(actor, grids)
     if Dock.objects.filter(code=values["code"]).exists():
@@ -402,7 +379,7 @@ def register_dock(*, actor: Any, **fields: Any) -> Dock:
 def update_dock(dock: Dock, *, actor: Any, **fields: Any) -> Dock:
     """修改机巢: only the fields given change; `grids` replaces the covered grids."""
     _check_writer(actor)
-    values = _check(fields, DOCK_FIELDS, (), DOCK_CHECKS)
+    values = check_fields(fields, DOCK_CHECKS, labels=LABELS)
     dock = Dock.objects.select_for_update().get(pk=dock.pk)
     _check_grids_in_scope(actor, dock.grids.all())
     grids = values.pop("grids", None)

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from shequ.core import checks
 from shequ.core.audit import audit
 from shequ.core.checks import check_code
 from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid, Refused
@@ -244,24 +245,9 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def check_fields(
-    raw: Mapping[str, Any], *, required: Iterable[str], allowed: Iterable[str] = FIELDS
-) -> dict[str, Any]:
-    """The clean values of the fields given; Refused lists every refused field."""
-    allowed = tuple(allowed)
-    unknown = sorted(str(k) for k in raw if k not in allowed)
-    if unknown:
-        raise Invalid(f"未知字段: {', '.join(unknown)[:200]}", field=unknown[0][:80])
-    errors = [{"field": f, "message": f"{LABELS[f]}不能为空"} for f in required if f not in raw]
-    values: dict[str, Any] = {}
-    for field, value in raw.items():
-        try:
-            values[field] = CHECKS[field](value)
-        except DomainError as exc:
-            errors.append({"field": field, "message": exc.message})
-    if errors:
-        raise Refused(errors)
-    return values
+def check_fields(raw: Mapping[str, Any], *, required: Iterable[str]) -> dict[str, Any]:
+    """The clean values of a mission's fields given; Refused lists every refused field."""
+    return checks.check_fields(raw, CHECKS, required=required, labels=LABELS)
 
 
 # --- who may plan -------------------------------------------------------------------------------

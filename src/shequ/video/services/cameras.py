@@ -18,9 +18,10 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from shequ.accounts.models import Role
+from shequ.core import checks
 from shequ.core.audit import audit
 from shequ.core.checks import check_code, check_coordinate
-from shequ.core.errors import Conflict, DomainError, Forbidden, Invalid, Refused
+from shequ.core.errors import Conflict, Forbidden, Invalid, Refused
 from shequ.grids import index as grid_index
 from shequ.grids.selectors import visible_grid_ids
 from shequ.video.models import Camera, Protocol, Vendor
@@ -30,23 +31,6 @@ URL_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "file"})
 URL_FIELDS = ("main_stream", "sub_stream", "snapshot_url")
 URL_MAX = 500
 ANALYTICS_MAX_BYTES = 256 * 1024  # far above 32 zones × 64 points and 64 rules
-# What a client may set; grid, status, metrics and snapshots are the platform's.
-FIELDS = (
-    "code",
-    "name",
-    "lon",
-    "lat",
-    "address",
-    "heading",
-    "vendor",
-    "protocol",
-    *URL_FIELDS,
-    "username",
-    "password",
-    "watched",
-    "source",
-    "source_id",
-)
 TEXT_LIMITS = {"name": 100, "address": 200, "username": 100, "password": 200, "source": 40, "source_id": 120}
 LABELS = {
     "code": "编号",
@@ -139,11 +123,8 @@ def _choice(value: Any, field: str, choices: Any, label: str) -> str:
 
 def check_fields(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     """The clean values of the fields given (all required ones unless `partial`); Refused lists
-    every field refused."""
-    unknown = sorted(str(k) for k in raw if k not in FIELDS)
-    if unknown:
-        raise Invalid(f"未知字段: {', '.join(unknown)[:200]}", field=unknown[0][:80])
-    checks: dict[str, Callable[[Any], Any]] = {
+    every field refused. What a client may set: grid, status, metrics and snapshots are the platform's."""
+    field_checks: dict[str, Callable[[Any], Any]] = {
         "code": check_code,
         "name": lambda v: _text(v, "name", required=True),
         "lon": lambda v: check_coordinate(v, "lon"),
@@ -154,23 +135,11 @@ def check_fields(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
         "watched": _watched,
     }
     for name in URL_FIELDS:
-        checks[name] = functools.partial(_url_check, field=name)
+        field_checks[name] = functools.partial(_url_check, field=name)
     for name in ("address", "username", "password", "source", "source_id"):
-        checks[name] = functools.partial(_text, field=name)
+        field_checks[name] = functools.partial(_text, field=name)
     required = () if partial else ("code", "name", "lon", "lat")
-    values: dict[str, Any] = {}
-    errors: list[dict[str, str]] = []
-    for field in required:
-        if field not in raw:
-            errors.append({"field": field, "message": f"{LABELS.get(field, field)}不能为空"})
-    for field, value in raw.items():
-        try:
-            values[field] = checks[field](value)
-        except DomainError as exc:
-            errors.append({"field": field, "message": exc.message})
-    if errors:
-        raise Refused(errors)
-    return values
+    return checks.check_fields(raw, field_checks, required=required, labels=LABELS)
 
 
 def _watched(value: Any) -> bool:
