@@ -51,6 +51,7 @@ from shequ.cases.models import (
 from shequ.cases.services import intake, workflow
 from shequ.cases.services.machine import Action, allowed_actions
 from shequ.cases.views import photo_response
+from shequ.core import api
 from shequ.core.api import (
     BadRequest,
     Pagination,
@@ -109,25 +110,18 @@ def param_moment(params: Mapping[str, str], name: str, *, end_of_day: bool = Fal
 # --- how a case is shown --------------------------------------------------------------------------
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The body of every refusal (core.api.exception_handler)."""
-
-    detail = serializers.CharField()
-    field = serializers.CharField(required=False)
-    # DRF's metaclass takes declared fields off the class: the name shadows .errors for mypy only
-    errors = serializers.DictField(required=False)  # type: ignore[assignment]
+REFUSALS = {
+    400: "请求格式错误 (字段类型、未知字段、参数)",
+    403: "未登录、缺少 CSRF 令牌, 或角色无权执行",
+    404: "不存在或不在您的数据范围内",
+    409: "案件当前状态不允许此操作",
+    413: "请求内容过大",
+    422: "内容不被接受 (如照片不是有效图片)",
+}
 
 
 def refusals(*codes: int) -> dict[int, OpenApiResponse]:
-    text = {
-        400: "请求格式错误 (字段类型、未知字段、参数)",
-        403: "未登录、缺少 CSRF 令牌, 或角色无权执行",
-        404: "不存在或不在您的数据范围内",
-        409: "案件当前状态不允许此操作",
-        413: "请求内容过大",
-        422: "内容不被接受 (如照片不是有效图片)",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+    return api.refusals(REFUSALS, *codes)
 
 
 class CategoryRefSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -161,3 +162,22 @@ def read_input[S: serializers.Serializer](serializer_class: type[S], request: An
             raise BadRequest(message or "请求内容无效")
         raise BadRequest(f"{field}: {message}", field=field, errors=errors)
     return serializer
+
+
+# --- the refusal body in the OpenAPI description ---------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every refusal (exception_handler). `errors`, when there: a malformed body's
+    fields and their messages ({"field": ["..."]}, 400), or every refused field of well-formed
+    content ([{"field": ..., "message": ...}], 422)."""
+
+    detail = serializers.CharField()
+    field = serializers.CharField(required=False)
+    # DRF's metaclass takes declared fields off the class: the name shadows .errors for mypy only
+    errors = serializers.JSONField(required=False)  # type: ignore[assignment]
+
+
+def refusals(texts: Mapping[int, str], *codes: int) -> dict[int, OpenApiResponse]:
+    """The refusals an endpoint answers, each with what it means there (`texts`: an app's wording)."""
+    return {code: OpenApiResponse(ErrorSerializer, description=texts[code]) for code in codes}

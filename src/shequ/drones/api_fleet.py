@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shequ.cases.api import parse_pk
+from shequ.core import api
 from shequ.core.api import BadRequest, Pagination, StrictInput, param_choice, param_text, read_input
 from shequ.core.errors import Forbidden, Invalid
 from shequ.core.parsers import JSONParser
@@ -35,22 +36,17 @@ from shequ.drones.models import Dock, Drone, DroneStatus, Flight, FlightState
 from shequ.drones.services import fleet, flights
 from shequ.drones.telemetry import record_json
 
-
-class DroneErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    field = serializers.CharField(required=False)
-    errors = serializers.JSONField(required=False)  # type: ignore[assignment]
+REFUSALS = {
+    400: "请求格式错误 (字段类型、未知字段、参数)",
+    403: "未登录、缺少 CSRF 令牌, 或角色无权查看/操作无人机",
+    404: "不存在, 或不在您的数据范围内",
+    409: "当前状态不允许此操作 (如无人机已在飞行、架次已结束、编号已登记)",
+    422: "内容不被接受: errors 逐项列出被拒绝的字段",
+}
 
 
 def refusals(*codes: int) -> dict[int, OpenApiResponse]:
-    text = {
-        400: "请求格式错误 (字段类型、未知字段、参数)",
-        403: "未登录、缺少 CSRF 令牌, 或角色无权查看/操作无人机",
-        404: "不存在, 或不在您的数据范围内",
-        409: "当前状态不允许此操作 (如无人机已在飞行、架次已结束、编号已登记)",
-        422: "内容不被接受: errors 逐项列出被拒绝的字段",
-    }
-    return {code: OpenApiResponse(DroneErrorSerializer, description=text[code]) for code in codes}
+    return api.refusals(REFUSALS, *codes)
 
 
 def _watcher(request: Request) -> Any:

@@ -35,6 +35,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shequ.cases.api import param_moment, parse_pk
+from shequ.core import api
 from shequ.core.api import (
     BadRequest,
     Pagination,
@@ -47,7 +48,6 @@ from shequ.core.api import (
 from shequ.core.errors import Forbidden, Invalid
 from shequ.core.parsers import JSONParser
 from shequ.drones import selectors
-from shequ.drones.api_fleet import DroneErrorSerializer
 from shequ.drones.models import Drone, Finding, FindingKind, FindingState, Flight, Photo, PhotoState
 from shequ.drones.services import findings, photos
 from shequ.grids.selectors import access_grid
@@ -55,17 +55,19 @@ from shequ.grids.selectors import access_grid
 MAX_PK = 2**62
 
 
+REFUSALS = {
+    400: "请求格式错误 (字段类型、未知字段、参数)",
+    403: "未登录、缺少 CSRF 令牌, 或角色无权查看/操作航拍照片和发现",
+    404: "不存在、不在您的数据范围内, 或没有图像",
+    409: "发现当前状态不允许此操作 (已转为案件的不能标为误报, 已标为误报的不能确认)",
+    413: "请求内容过大",
+    415: "内容类型不被接受 (上传须为 multipart/form-data)",
+    422: "内容不被接受: 如一次上传的照片过多、类别不存在, 或所有照片都被拒收 (逐个文件说明)",
+}
+
+
 def refusals(*codes: int) -> dict[int, OpenApiResponse]:
-    text = {
-        400: "请求格式错误 (字段类型、未知字段、参数)",
-        403: "未登录、缺少 CSRF 令牌, 或角色无权查看/操作航拍照片和发现",
-        404: "不存在、不在您的数据范围内, 或没有图像",
-        409: "发现当前状态不允许此操作 (已转为案件的不能标为误报, 已标为误报的不能确认)",
-        413: "请求内容过大",
-        415: "内容类型不被接受 (上传须为 multipart/form-data)",
-        422: "内容不被接受: 如一次上传的照片过多、类别不存在, 或所有照片都被拒收 (逐个文件说明)",
-    }
-    return {code: OpenApiResponse(DroneErrorSerializer, description=text[code]) for code in codes}
+    return api.refusals(REFUSALS, *codes)
 
 
 def _watcher(request: Request) -> Any:

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shequ.cases.api import parse_pk
+from shequ.core import api
 from shequ.core.api import BadRequest, Pagination, StrictInput, param_choice, param_text, read_input
 from shequ.core.errors import Forbidden
 from shequ.core.parsers import JSONParser
@@ -38,24 +39,18 @@ from shequ_vision import missionfile
 MAX_PLAN_BYTES = missionfile.MAX_FILE_BYTES
 
 
-class MissionErrorSerializer(serializers.Serializer):
-    """The body of every refusal (core.api.exception_handler); `errors` lists every refused field."""
-
-    detail = serializers.CharField()
-    field = serializers.CharField(required=False)
-    errors = serializers.JSONField(required=False)  # type: ignore[assignment]
+REFUSALS = {
+    400: "请求格式错误 (字段类型、未知字段、参数)",
+    403: "未登录、缺少 CSRF 令牌, 或角色无权查看/规划航线",
+    404: "不存在或不在您的数据范围内",
+    409: "编号已存在, 或航线已有飞行架次不能删除",
+    413: "文件过大",
+    422: "内容不被接受: errors 逐项列出被拒绝的字段 (如 altitude_m 超过限高)",
+}
 
 
 def refusals(*codes: int) -> dict[int, OpenApiResponse]:
-    text = {
-        400: "请求格式错误 (字段类型、未知字段、参数)",
-        403: "未登录、缺少 CSRF 令牌, 或角色无权查看/规划航线",
-        404: "不存在或不在您的数据范围内",
-        409: "编号已存在, 或航线已有飞行架次不能删除",
-        413: "文件过大",
-        422: "内容不被接受: errors 逐项列出被拒绝的字段 (如 altitude_m 超过限高)",
-    }
-    return {code: OpenApiResponse(MissionErrorSerializer, description=text[code]) for code in codes}
+    return api.refusals(REFUSALS, *codes)
 
 
 def _watcher(request: Request) -> Any:

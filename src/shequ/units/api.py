@@ -20,8 +20,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shequ.cases.api import ErrorSerializer, parse_pk
+from shequ.cases.api import parse_pk
 from shequ.cases.selectors import access_case
+from shequ.core import api
 from shequ.core.api import BadRequest, StrictInput, param_int, read_input
 from shequ.units import selectors, services
 from shequ.units.models import DutyStatus, Status
@@ -29,15 +30,17 @@ from shequ.units.models import DutyStatus, Status
 MAX_PK = 2**62
 
 
+REFUSALS = {
+    400: "请求格式错误 (字段类型、未知字段、坐标或参数无效)",
+    403: "未登录、缺少 CSRF 令牌, 或不是网格员/部门处置人员",
+    404: "不存在或不在您的数据范围内",
+    409: "未同意共享位置, 或处于下岗状态",
+    422: "内容不被接受 (如定位时间在将来或过早)",
+}
+
+
 def refusals(*codes: int) -> dict[int, OpenApiResponse]:
-    text = {
-        400: "请求格式错误 (字段类型、未知字段、坐标或参数无效)",
-        403: "未登录、缺少 CSRF 令牌, 或不是网格员/部门处置人员",
-        404: "不存在或不在您的数据范围内",
-        409: "未同意共享位置, 或处于下岗状态",
-        422: "内容不被接受 (如定位时间在将来或过早)",
-    }
-    return {code: OpenApiResponse(ErrorSerializer, description=text[code]) for code in codes}
+    return api.refusals(REFUSALS, *codes)
 
 
 STATUS_SCHEMA = {

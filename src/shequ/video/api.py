@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shequ.cases.api import active_category, param_moment, parse_pk
+from shequ.core import api
 from shequ.core.api import (
     Pagination,
     StrictInput,
@@ -50,25 +51,18 @@ except ModuleNotFoundError as exc:  # pragma: no cover - only while that module 
 MAX_PK = 2**62
 
 
-class VideoErrorSerializer(serializers.Serializer):
-    """The body of every refusal (core.api.exception_handler); `errors` lists every refused field
-    of a camera or its analytics settings ([{"field": "rules.0.zone", "message": ...}])."""
-
-    detail = serializers.CharField()
-    field = serializers.CharField(required=False)
-    errors = serializers.JSONField(required=False)  # type: ignore[assignment]
+REFUSALS = {
+    400: "请求格式错误 (字段类型、未知字段、参数)",
+    403: "未登录、缺少 CSRF 令牌, 或角色无权查看/操作摄像头",
+    404: "不存在、不在您的数据范围内, 或没有图像",
+    409: "告警当前状态不允许此操作 (如已转为案件的告警不能标为误报)",
+    413: "请求内容过大",
+    422: "内容不被接受: errors 逐项列出被拒绝的字段",
+}
 
 
 def refusals(*codes: int) -> dict[int, OpenApiResponse]:
-    text = {
-        400: "请求格式错误 (字段类型、未知字段、参数)",
-        403: "未登录、缺少 CSRF 令牌, 或角色无权查看/操作摄像头",
-        404: "不存在、不在您的数据范围内, 或没有图像",
-        409: "告警当前状态不允许此操作 (如已转为案件的告警不能标为误报)",
-        413: "请求内容过大",
-        422: "内容不被接受: errors 逐项列出被拒绝的字段",
-    }
-    return {code: OpenApiResponse(VideoErrorSerializer, description=text[code]) for code in codes}
+    return api.refusals(REFUSALS, *codes)
 
 
 def _watcher(request: Request) -> Any:
