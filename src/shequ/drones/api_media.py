@@ -573,11 +573,16 @@ class FindingConfirmView(APIView):
         evidence). Confirming again returns the same case; a dismissed finding is a 409."""
         data = read_input(FindingConfirmInput, request).validated_data
         category = _category(data.get("category", ""))
+        evidence = findings.evidence_for(_finding(request, pk), request.user)  # slow: before the lock
         with transaction.atomic():
             finding = _finding(request, pk, lock=True)
             created = finding.case_id is None
             case = findings.confirm_finding(
-                finding, actor=request.user, category=category, description=data.get("description", "")
+                finding,
+                actor=request.user,
+                category=category,
+                description=data.get("description", ""),
+                evidence=evidence,
             )
         body = {
             "finding": _finding(request, pk),

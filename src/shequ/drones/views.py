@@ -507,10 +507,11 @@ def flight_track(request: HttpRequest, pk: int) -> JsonResponse:
     if raw:
         try:
             after = dt.datetime.fromisoformat(raw)
-        except ValueError:
+            if timezone.is_naive(after):
+                after = timezone.make_aware(after)
+            after.astimezone(dt.UTC)  # year 1 or 9999 overflows in UTC, where the query needs it
+        except (ValueError, OverflowError):
             after = None
-        if after is not None and timezone.is_naive(after):
-            after = timezone.make_aware(after)
     drone = flight.drone
     response = JsonResponse(
         {
@@ -613,7 +614,8 @@ def finding_act(request: HttpRequest, pk: int, act: str) -> HttpResponse:
     user: Any = request.user
     if act not in ACTS:
         raise Http404
-    if selectors.access_finding(user, pk) is None:
+    found = selectors.access_finding(user, pk)
+    if found is None:
         raise Http404  # before anything else for a finding out of scope
     form = ACTS[act](request.POST)
     error, status, done = "", 200, ""
@@ -621,13 +623,17 @@ def finding_act(request: HttpRequest, pk: int, act: str) -> HttpResponse:
         error, status = _("请检查填写的内容"), 422
     else:
         data = form.cleaned_data
+        # The blurred crop (a detector run) is made before the transaction that locks the finding.
+        evidence = findings.evidence_for(found, user) if act == "confirm" else None
         try:
             with transaction.atomic():
                 locked = selectors.access_finding(user, pk, lock=True)
                 if locked is None:
                     raise Http404
                 if act == "confirm":
-                    case = findings.confirm_finding(locked, actor=user, description=data["description"])
+                    case = findings.confirm_finding(
+                        locked, actor=user, description=data["description"], evidence=evidence
+                    )
                     done = _("已确认, 立案 %(number)s") % {"number": case.number}
                 else:
                     findings.dismiss_finding(locked, actor=user, reason=data["reason"])

@@ -286,11 +286,27 @@ def blurred_crop(finding: Finding) -> bytes | None:
     return crop_for(SYSTEM, finding)
 
 
-def _report(finding: Finding, *, actor: Any, category: Category | None, description: str) -> Case:
+def evidence_for(finding: Finding, actor: Any) -> bytes | None:
+    """The blurred crop a confirm would file, made BEFORE the caller opens its transaction and locks
+    the finding: the filter runs a detector, far too slow to hold a row lock over. None when the
+    actor may not confirm or the finding is no longer new (nothing would be filed)."""
+    if finding.state != FindingState.NEW or (not isinstance(actor, str) and not may_handle(actor)):
+        return None
+    return blurred_crop(finding)
+
+
+def _report(
+    finding: Finding,
+    *,
+    actor: Any,
+    category: Category | None,
+    description: str,
+    evidence: bytes | None = None,
+) -> Case:
     kind = finding.get_kind_display()
     what = f"{kind} ({finding.count} 人)" if finding.kind == FindingKind.CROWD else kind
     text = description or _("无人机巡查发现: %(what)s") % {"what": what}
-    photo = blurred_crop(finding)
+    photo = evidence if evidence is not None else blurred_crop(finding)
     taken = finding.photo.taken_at or finding.photo.created_at
     case, _created = report_case(
         actor=actor,
@@ -337,10 +353,16 @@ def _handled(
 
 @transaction.atomic
 def confirm_finding(
-    finding: Finding, *, actor: Any, category: Category | None = None, description: str = ""
+    finding: Finding,
+    *,
+    actor: Any,
+    category: Category | None = None,
+    description: str = "",
+    evidence: bytes | None = None,
 ) -> Case:
     """确认: the finding becomes a case (category: the one given, else the finding's kind's).
-    Confirming a finding that is already a case returns that case; a dismissed one is a Conflict."""
+    Confirming a finding that is already a case returns that case; a dismissed one is a Conflict.
+    `evidence`: the blurred crop from `evidence_for`, made before the caller's transaction."""
     _check_handler(actor, finding)
     finding = Finding.objects.select_for_update(of=("self",)).select_related("photo").get(pk=finding.pk)
     if finding.case_id is not None and finding.state == FindingState.CONFIRMED:
@@ -349,7 +371,13 @@ def confirm_finding(
     if finding.state == FindingState.DISMISSED:
         raise Conflict(_("该航拍发现已标为误报, 不能再确认为案件"))
     text = clean_text(description, "description", "问题描述", DESCRIPTION_MAX)
-    case = _report(finding, actor=actor, category=category or category_for(finding), description=text)
+    case = _report(
+        finding,
+        actor=actor,
+        category=category or category_for(finding),
+        description=text,
+        evidence=evidence,
+    )
     _handled(finding, FindingState.CONFIRMED, actor=actor, case=case)
     return case
 

@@ -143,8 +143,13 @@ def start_flight(
     _check_operator(actor)
     drone = Drone.objects.select_for_update().get(pk=drone.pk)
     if source_id:
-        same = Flight.objects.filter(drone=drone, source_id=source_id).first()
+        # The key is unique per source (flight_source_once), not per drone: the same key sent for
+        # another drone is a conflict, not a second row (an IntegrityError, a 500).
+        source = "manual" if not isinstance(actor, str) else actor
+        same = Flight.objects.filter(source=source, source_id=source_id).first()
         if same is not None:
+            if same.drone_id != drone.pk:
+                raise Conflict(_("该幂等键已用于另一架无人机的架次"), field="source_id")
             return same
     if not drone.is_active or drone.status in (DroneStatus.MAINTENANCE, DroneStatus.OFFLINE):
         raise Conflict(

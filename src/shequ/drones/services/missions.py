@@ -609,6 +609,10 @@ def import_plan(
     _check_scope(actor, values)
     existing = Mission.objects.filter(source="plan", source_id=digest).first()
     if existing is not None:
+        # The same file is the same mission, but only one the actor may see: another grid's
+        # mission is not handed out (its route, drone, dock) to whoever holds a copy of the file.
+        if not isinstance(actor, str) and not selectors.missions_for(actor).filter(pk=existing.pk).exists():
+            raise Conflict(_("该航线文件已被导入为其他网格的航线"), field="file")
         return existing
     try:
         plan = missionfile.read_mission_file(raw_bytes, name=filename)
