@@ -148,6 +148,12 @@ class Mission(TimeStampedModel, SourcedModel):
 
     class Meta:
         ordering = ["code"]
+        constraints = [
+            # An imported file (source "plan", its SHA-256) is one mission however often it is sent.
+            models.UniqueConstraint(
+                fields=["source", "source_id"], condition=~models.Q(source_id=""), name="mission_source_once"
+            )
+        ]
         verbose_name = _("航线任务")
         verbose_name_plural = _("航线任务")
 

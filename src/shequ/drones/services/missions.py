@@ -645,7 +645,14 @@ def import_plan(
         created_by=None if isinstance(actor, str) else actor,
     )
     _apply_route(mission, route)
-    mission.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            mission.save(force_insert=True)
+    except IntegrityError:
+        # The same file imported at the same moment by another request, or the code taken.
+        if Mission.objects.filter(source="plan", source_id=digest).exists():
+            raise Conflict(_("该航线文件正在导入或已导入, 请刷新后查看"), field="file") from None
+        raise Conflict(f"编号 {mission.code} 已存在", field="code") from None
     mission.grids.set(grid_list)
     audit(
         "drones.mission_import",
