@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import BadRequest as MalformedRequest
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -88,7 +89,11 @@ def _client() -> str:
 
 def _language(request: HttpRequest) -> str:
     """Chinese unless the client asks for English (`locale=en` or Accept-Language: en...)."""
-    wanted = (request.GET.get("locale") or request.headers.get("Accept-Language", "")).strip().lower()
+    try:
+        locale = request.GET.get("locale")
+    except (SuspiciousOperation, LookupError, UnicodeError):
+        locale = None  # an unreadable query string is refused, in the spec's form, by `_params`
+    wanted = (locale or request.headers.get("Accept-Language", "")).strip().lower()
     return "en" if wanted.startswith("en") else settings.LANGUAGE_CODE
 
 
@@ -101,6 +106,17 @@ def text(params: Any, name: str, limit: int = PARAM_MAX) -> str:
     if len(value) > limit:
         raise BadRequest(_("参数 %(name)s 过长(最多 %(n)d 字)") % {"name": name, "n": limit}, field=name)
     return value
+
+
+def _params(request: HttpRequest) -> Any:
+    """The request's parameters, parsed now. A Content-Type charset that Python knows but cannot
+    decode text with (rot13, hex, idna) makes Django's parsing raise LookupError or UnicodeError:
+    the client's error, so a 400, not a 500."""
+    try:
+        request.GET  # noqa: B018  (parsed here, where its failure is caught)
+        return request.POST if request.method == "POST" else request.GET
+    except (LookupError, UnicodeError):
+        raise BadRequest(_("请求格式无效(字符集无法解码)")) from None
 
 
 def open311(methods: tuple[str, ...]) -> Callable[..., Callable[..., HttpResponse]]:
@@ -119,7 +135,7 @@ def open311(methods: tuple[str, ...]) -> Callable[..., Callable[..., HttpRespons
                         )
                         response["Allow"] = ", ".join(methods)
                         return response
-                    params = request.POST if request.method == "POST" else request.GET
+                    params = _params(request)
                     jurisdiction = text(params, "jurisdiction_id", 200) or text(
                         request.GET, "jurisdiction_id", 200
                     )
@@ -134,7 +150,7 @@ def open311(methods: tuple[str, ...]) -> Callable[..., Callable[..., HttpRespons
                 except RequestDataTooBig:
                     limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
                     return formats.error(fmt, 413, _("请求内容过大(最多 %(n)d MB)") % {"n": limit_mb})
-                except (SuspiciousOperation, MultiPartParserError):
+                except (SuspiciousOperation, MultiPartParserError, MalformedRequest):
                     return formats.error(fmt, 400, _("请求格式无效(表单或上传无法解析)"))
                 except DomainError as exc:
                     status = {422: 400, 409: 400}.get(exc.status, exc.status)
@@ -247,8 +263,9 @@ def _status(state: str) -> str:
 
 
 def _notes(case: Case) -> str:
-    if case.state == CaseState.MERGED and case.duplicate_of is not None:
-        return _("与 %(number)s 重复, 已合并") % {"number": case.duplicate_of.number}
+    master = selectors.public_master(case) if case.state == CaseState.MERGED else None
+    if master is not None:
+        return _("与 %(number)s 重复, 已合并") % {"number": master.number}
     return str(case.get_state_display())
 
 
@@ -413,7 +430,7 @@ def _post_request(request: HttpRequest, fmt: str, key: ApiKey | None) -> HttpRes
     submission = services.submit_request(data, key=key)
     case = submission.case
     number = selectors.public_number(case)
-    if case.state == CaseState.MERGED and number:
+    if case.state == CaseState.MERGED and number and number != case.number:
         notice = _("与已有事件 %(number)s 重复, 已合并到该事件") % {"number": number}
     elif number:
         notice = _("已受理, 事件编号 %(number)s") % {"number": number}

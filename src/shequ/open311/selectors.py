@@ -67,11 +67,21 @@ def public_cases() -> QuerySet[Case]:
 def public_number(case: Case) -> str | None:
     """The service_request_id a client follows: the case's number once the command center has
     taken it up (None while it is only reported); a report merged into another follows that one."""
-    if case.state == CaseState.MERGED and case.duplicate_of is not None:
-        case = case.duplicate_of  # the master may itself be waiting to be filed
+    master = public_master(case) if case.state == CaseState.MERGED else None
+    if master is not None:
+        case = master  # the master may itself be waiting to be filed
     if case.state == CaseState.REPORTED:
         return None
     return case.number
+
+
+def public_master(case: Case) -> Case | None:
+    """The case a merged report joined, when the public may read it: a report merged into a
+    camera's case must not name that case (GET would answer 404 for it anyway)."""
+    master = case.duplicate_of
+    if master is None or master.source not in settings.OPEN311_PUBLIC_SOURCES:
+        return None
+    return master
 
 
 def media_urls(case_ids: list[int]) -> dict[int, str]:
