@@ -65,3 +65,6 @@ def test_a_report_merged_into_a_private_case_does_not_name_it(client, service, a
     assert js(client.get(f"{BASE}/tokens/{token}.json"))[0]["service_request_id"] == number
     one = js(client.get(f"{BASE}/requests/{number}.json"))[0]
     assert one["status"] == "closed" and first.number not in one["status_notes"]
+    updates = js(client.get(f"{BASE}/servicerequestupdates.json", {"service_request_id": number}))
+    merged = [u for u in updates if u["service_request_id"] == number and u["status"] == "closed"]
+    assert merged and all(first.number not in u["description"] for u in updates)

@@ -321,12 +321,14 @@ class PublicUpdate:
     text: str
 
 
-def _public_text(entry: HistoryEntry, departments: dict[int, str]) -> str:
+def _public_text(entry: HistoryEntry, departments: dict[int, str], public_numbers: set[str]) -> str:
     act = Action(entry.action)
     if act == Action.DISPATCH:
         name = departments.get(entry.detail.get("department"), "")
         return str(_("已派遣至{department}")).format(department=name) if name else str(act.label)
     if act == Action.MERGE and entry.detail.get("into"):
+        if entry.detail["into"] not in public_numbers:  # a camera's case, say: not named to the public
+            return str(_("与其他案件重复, 已合并"))
         return str(_("与 {number} 重复, 已合并")).format(number=entry.detail["into"])
     if act == Action.VERIFY_FAIL:
         return str(_("核查未通过, 返回处置"))
@@ -349,11 +351,16 @@ def public_updates(
     )
 
 
-def public_update_rows(entries: Iterable[HistoryEntry]) -> list[PublicUpdate]:
-    """History lines (from `public_updates`) as the public reads them."""
+def public_update_rows(entries: Iterable[HistoryEntry], sources: Iterable[str]) -> list[PublicUpdate]:
+    """History lines (from `public_updates`) as the public reads them; a merge names the case
+    merged into only when the public may read it (of `sources`, as `public_cases`)."""
     entries = list(entries)
     ids = {e.detail.get("department") for e in entries if e.action == Action.DISPATCH.value}
     departments = dict(Department.objects.filter(pk__in=ids - {None}).values_list("pk", "name"))
+    into = {str(e.detail["into"]) for e in entries if e.action == Action.MERGE.value and e.detail.get("into")}
+    public_numbers = (
+        set(public_cases(sources).filter(number__in=into).values_list("number", flat=True)) if into else set()
+    )
     return [
         PublicUpdate(
             id=e.pk,
@@ -362,7 +369,7 @@ def public_update_rows(entries: Iterable[HistoryEntry]) -> list[PublicUpdate]:
             state=e.to_state or e.from_state,
             at=e.at,
             action=e.action,
-            text=_public_text(e, departments),
+            text=_public_text(e, departments, public_numbers),
         )
         for e in entries
     ]

@@ -489,7 +489,7 @@ def updates(request: HttpRequest, fmt: str, key: ApiKey | None) -> HttpResponse:
             ("media_url", None),
             ("external_status_code", row.state),
         ]
-        for row in case_selectors.public_update_rows(entries)
+        for row in case_selectors.public_update_rows(entries, settings.OPEN311_PUBLIC_SOURCES)
     ]
     return formats.render(fmt, "service_request_updates", "request_update", items)
 
