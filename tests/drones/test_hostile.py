@@ -47,11 +47,6 @@ def test_source_id_reused_for_another_drone(admin_user: Any, drone: Any, dock: A
     assert Flight.objects.filter(drone=other).count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a planned flight keeps the scheduler's source id, so the client's key is not stored: "
-    "the retry is a 409 (needs a place for the key; reported to the lead)",
-)
 def test_retry_with_source_id_of_planned_flight(admin_user: Any, drone: Any) -> None:
     Flight.objects.create(drone=drone, state=FlightState.PLANNED, planned_at=timezone.now())
     c = client(admin_user)
@@ -59,7 +54,8 @@ def test_retry_with_source_id_of_planned_flight(admin_user: Any, drone: Any) -> 
     assert r1.status_code == 201, r1.content
     r2 = c.post("/api/drones/flights/", {"drone": drone.code, "source_id": "k2"}, format="json")
     assert r2.status_code in (200, 201), r2.content
-    assert r2.json()["id"] == r1.json()["id"]
+    assert r2.json()["id"] == r1.json()["id"]  # the planned flight, started once
+    assert Flight.objects.count() == 1
 
 
 # A short route inside grid1 (west of the split), as a ground station saves it.

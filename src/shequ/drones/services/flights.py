@@ -120,7 +120,7 @@ def _begin(flight: Flight, drone: Drone, at: dt.datetime, *, actor: Any) -> Flig
         _set_state(
             flight, FlightState.FLYING, actor=actor, action="drones.flight_start", started_at=at.isoformat()
         )
-        flight.save(update_fields=["state", "started_at", "updated_at"])
+        flight.save(update_fields=["state", "started_at", "source", "source_id", "updated_at"])
     if drone.status != DroneStatus.FLYING:
         drone.status = DroneStatus.FLYING
         drone.save(update_fields=["status", "updated_at"])
@@ -166,12 +166,13 @@ def start_flight(
             raise Conflict(_("只有该无人机待执行的架次可以起飞"), field="flight")
         flight = planned
     else:
-        flight = _planned_today(drone, at, mission) or Flight(
-            drone=drone,
-            mission=mission,
-            source="manual" if not isinstance(actor, str) else actor,
-            source_id=source_id,
-        )
+        flight = _planned_today(drone, at, mission) or Flight(drone=drone, mission=mission)
+    if source_id or flight.pk is None:
+        # The client's key goes with the flight it started, a planned one too, so that a retry
+        # finds it. A scheduled flight gives up its schedule id: the schedule has moved its next
+        # take-off on already and does not look for that id again.
+        flight.source = "manual" if not isinstance(actor, str) else actor
+        flight.source_id = source_id
     return _begin(flight, drone, at, actor=actor)
 
 
