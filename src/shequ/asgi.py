@@ -2,5 +2,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from shequ.core.charset import guard_asgi
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shequ.settings")
-application = get_asgi_application()
+application = guard_asgi(get_asgi_application())  # type: ignore[arg-type]

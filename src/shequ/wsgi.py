@@ -2,5 +2,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from shequ.core.charset import guard_wsgi
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shequ.settings")
-application = get_wsgi_application()
+application = guard_wsgi(get_wsgi_application())
