@@ -68,3 +68,14 @@ def test_a_report_merged_into_a_private_case_does_not_name_it(client, service, a
     updates = js(client.get(f"{BASE}/servicerequestupdates.json", {"service_request_id": number}))
     merged = [u for u in updates if u["service_request_id"] == number and u["status"] == "closed"]
     assert merged and all(first.number not in u["description"] for u in updates)
+
+
+def test_a_rejected_report_is_followable_but_its_text_is_not_published(client, service, api_key, flow):
+    token = js(post(client, api_key, description="骂人的话和手机号 13800138000"))[0]["token"]
+    case = Submission.objects.get(token=token).case
+    workflow.reject_case(case, actor=flow.operator, reason="invalid")
+    one = js(client.get(f"{BASE}/requests/{case.number}.json"))[0]
+    assert one["status"] == "closed" and one["service_request_id"] == case.number
+    assert not one.get("description") and "13800138000" not in str(one)
+    listed = js(client.get(f"{BASE}/requests.json"))
+    assert "13800138000" not in str(listed)

@@ -271,13 +271,16 @@ def _notes(case: Case) -> str:
 
 def _request_item(case: Case, media: dict[int, str]) -> Item:
     category = case.category
+    # A report refused as out of scope, abusive or invalid stays followable, but what it says (and
+    # shows) is not published.
+    shown = case.state != CaseState.REJECTED
     return [
         ("service_request_id", case.number),
         ("status", _status(case.state)),
         ("status_notes", _notes(case)),
         ("service_name", category.name if category else None),
         ("service_code", selectors.service_code(category) if category else None),
-        ("description", case.description),
+        ("description", case.description if shown else None),
         ("agency_responsible", case.department.name if case.department else None),
         ("service_notice", None),
         ("requested_datetime", w3c(case.created_at)),
@@ -288,7 +291,7 @@ def _request_item(case: Case, media: dict[int, str]) -> Item:
         ("zipcode", None),
         ("lat", case.lat),
         ("long", case.lon),
-        ("media_url", media.get(case.pk)),
+        ("media_url", media.get(case.pk) if shown else None),
     ]
 
 
