@@ -107,3 +107,11 @@ def test_questions_are_edited_with_their_category_and_audited(flow, client, syst
     assert Question.objects.get().choice_keys() == ["deep"]
     entry = AuditEntry.objects.get(action="admin.question.change")
     assert entry.detail["changed"] == ["depth"]
+
+
+def test_the_case_page_shows_the_answers_by_prompt_and_choice_name(asked, flow, client):
+    case = flow.report(answers={"size": "l", "n": "3"})
+    client.force_login(flow.operator)
+    page = client.get(f"/cases/{case.number}/").content.decode()
+    assert "<dt>面积</dt><dd>大</dd>" in page  # the choice by its name, not its key
+    assert "<dt>数量</dt><dd>3</dd>" in page

@@ -22,6 +22,7 @@ from shequ.cases.models import (
     Category,
     Evidence,
     HistoryEntry,
+    Question,
     RoutingRule,
 )
 from shequ.cases.services.machine import COMMAND, Action
@@ -386,3 +387,29 @@ def files_on_report(category: Category) -> bool:
         starts_at__isnull=True,
         department__is_active=True,
     ).exists()
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """An answer to a category's extra question, as the case page shows it."""
+
+    prompt: str
+    value: str
+
+
+def answers_for(case: Case) -> list[Answer]:
+    """The case's answers to its category's extra questions (asked by Open311 clients), in the
+    questions' order, a choice shown by its name; an answer whose question has since gone is shown
+    under its code."""
+    if not case.answers:
+        return []
+    questions = {q.code: q for q in Question.objects.filter(category=case.category)} if case.category else {}
+    rows: list[tuple[int, str, Answer]] = []
+    for code, raw in case.answers.items():
+        question = questions.get(code)
+        names = {str(c.get("key")): str(c.get("name")) for c in question.choices} if question else {}
+        values = raw if isinstance(raw, list) else [raw]
+        text = "、".join(names.get(str(v), str(v)) for v in values)
+        order = question.order if question else 10**6
+        rows.append((order, code, Answer(question.prompt if question else code, text)))
+    return [answer for _order, _code, answer in sorted(rows, key=lambda r: (r[0], r[1]))]

@@ -142,6 +142,7 @@ def _panel_context(
     return {
         "case": case,
         "reporter": selectors.reporter_view(user, case),
+        "answers": selectors.answers_for(case),
         "history": history,
         "evidence": list(selectors.photos_for(user, case)),
         "extensions": list(case.extensions.all()),
