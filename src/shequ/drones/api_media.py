@@ -16,7 +16,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
@@ -89,8 +88,8 @@ def _photo(request: Request, pk: Any) -> Photo:
     return photo
 
 
-def _finding(request: Request, pk: Any, *, lock: bool = False) -> Finding:
-    finding = selectors.access_finding(_watcher(request), parse_pk(pk), lock=lock)
+def _finding(request: Request, pk: Any) -> Finding:
+    finding = selectors.access_finding(_watcher(request), parse_pk(pk))
     if finding is None:
         raise Http404
     return finding
@@ -573,17 +572,11 @@ class FindingConfirmView(APIView):
         evidence). Confirming again returns the same case; a dismissed finding is a 409."""
         data = read_input(FindingConfirmInput, request).validated_data
         category = _category(data.get("category", ""))
-        evidence = findings.evidence_for(_finding(request, pk), request.user)  # slow: before the lock
-        with transaction.atomic():
-            finding = _finding(request, pk, lock=True)
-            created = finding.case_id is None
-            case = findings.confirm_finding(
-                finding,
-                actor=request.user,
-                category=category,
-                description=data.get("description", ""),
-                evidence=evidence,
-            )
+        finding = _finding(request, pk)
+        created = finding.case_id is None
+        case = findings.confirm_finding(
+            finding, actor=request.user, category=category, description=data.get("description", "")
+        )
         body = {
             "finding": _finding(request, pk),
             "case": {"id": case.pk, "number": case.number, "state": case.state},
@@ -600,9 +593,7 @@ class FindingDismissView(APIView):
     def post(self, request: Request, pk: Any) -> Response:
         """误报: dismissing again changes nothing; a finding that became a case is a 409."""
         data = read_input(FindingDismissInput, request).validated_data
-        with transaction.atomic():
-            finding = _finding(request, pk, lock=True)
-            findings.dismiss_finding(finding, actor=request.user, reason=data.get("reason", ""))
+        findings.dismiss_finding(_finding(request, pk), actor=request.user, reason=data.get("reason", ""))
         return Response(FindingSerializer(_finding(request, pk)).data)
 
 

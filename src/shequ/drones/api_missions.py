@@ -310,7 +310,7 @@ class MissionPreviewView(APIView):
         route, values = services.preview_mission(actor=actor, **data)
         share = None
         if values.get("grids"):
-            share = round(services.coverage_share(route, services.grid_area(values["grids"])), 4)
+            share = round(services.coverage_share(route.coverage, services.grid_area(values["grids"])), 4)
         body = {
             "route": routegeojson([list(p) for p in route.waypoints]),
             "coverage": services.geojson(route.coverage),

@@ -170,13 +170,9 @@ def access_photo(user: Any, pk: int) -> Photo | None:
     return photos_for(user).filter(pk=pk).first()
 
 
-def access_finding(user: Any, pk: int, *, lock: bool = False) -> Finding | None:
-    """The finding if the user may see it, else None (404). With `lock`, its row is locked for the
-    caller's transaction (an act follows)."""
-    qs = findings_for(user)
-    if lock:
-        qs = qs.select_for_update(of=("self",))
-    return qs.select_related("photo").filter(pk=pk).first()
+def access_finding(user: Any, pk: int) -> Finding | None:
+    """The finding if the user may see it, else None (404)."""
+    return findings_for(user).select_related("photo").filter(pk=pk).first()
 
 
 # --- images as the viewer may see them ------------------------------------------------------------

@@ -63,24 +63,6 @@ UPLOAD_FLIGHT_DAYS = 14  # the upload form offers the flights of the last two we
 THUMB_SIZES = range(120, 1281)
 
 
-# --- who opens which page (the data scope itself is the selectors') ------------------------------
-
-
-def may_open(user: Any) -> bool:
-    """The command center, and grid workers for what touches their grids."""
-    return selectors.may_watch(user)
-
-
-def may_manage(user: Any) -> bool:
-    """Planning missions and uploading photos: operators and administrators."""
-    return selectors.may_manage(user)
-
-
-def may_handle(user: Any) -> bool:
-    """Confirming and dismissing findings: operators, administrators, grid workers."""
-    return selectors.may_handle(user)
-
-
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -136,7 +118,7 @@ def _point(lon: float | None, lat: float | None) -> dict[str, Any] | None:
 # --- the fleet ------------------------------------------------------------------------------------
 
 
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def fleet(request: HttpRequest) -> HttpResponse:
     """无人机机队: drones, docks, missions with their next routine run, recent flights, new findings."""
     user: Any = request.user
@@ -167,7 +149,7 @@ def fleet(request: HttpRequest) -> HttpResponse:
         "flights": list(flights),
         "new_findings": sum(new_by_kind.values()),
         "new_by_kind": [(k.label, new_by_kind[k.value]) for k in FindingKind if new_by_kind.get(k.value)],
-        "may_manage": may_manage(user),
+        "may_manage": selectors.may_manage(user),
         "now": timezone.now(),
     }
     return render(request, "drones/fleet.html", context)
@@ -190,20 +172,7 @@ def mission_map(mission: Mission, grids: Iterable[Grid]) -> dict[str, Any]:
 
 def _figures(mission: Mission, grids: list[Grid]) -> dict[str, Any]:
     """Length, time, photos, and the share of the mission's grids its planned coverage sees."""
-    from shapely.geometry import shape
-
-    from shequ.core.geo import area_m2
-
-    share = None
-    if mission.coverage and grids:
-        try:
-            seen = shape(mission.coverage)
-            areas = [(shape(g.geometry), area_m2(shape(g.geometry))) for g in grids if g.geometry]
-            total = sum(a for _g, a in areas)
-            if total > 0:
-                share = sum(area_m2(g.intersection(seen)) for g, _a in areas) / total
-        except (ValueError, TypeError, AttributeError):  # a geometry the planner did not write
-            share = None
+    share = missions.mission_share(mission, grids)
     return {
         "length_km": mission.length_m / 1000,
         "minutes": mission.duration_s / 60,
@@ -214,7 +183,7 @@ def _figures(mission: Mission, grids: list[Grid]) -> dict[str, Any]:
     }
 
 
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def mission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user: Any = request.user
     mission = _mission_or_404(user, pk)
@@ -248,7 +217,7 @@ def _mission_page(
         "figures": _figures(mission, grids),
         "flights": list(flights),
         "map": {"features": mission_map(mission, grids)},
-        "may_manage": may_manage(user),
+        "may_manage": selectors.may_manage(user),
         "schedule_form": schedule_form or ScheduleForm(initial=initial),
     }
     return render(request, "drones/mission.html", context, status=status)
@@ -267,7 +236,7 @@ def _form_errors(form: Any, exc: DomainError) -> None:
         form.add_error(name if name in form.fields else None, message)
 
 
-@access.require(may_manage)
+@access.require(selectors.may_manage)
 def mission_new(request: HttpRequest) -> HttpResponse:
     """规划航线: the form (POST plans through `services.missions.plan_mission`); the map previews the
     route as the fields change (drones.ts → POST /api/drones/missions/preview/)."""
@@ -320,7 +289,7 @@ def mission_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.require(may_manage)
+@access.require(selectors.may_manage)
 def mission_import(request: HttpRequest) -> HttpResponse:
     """导入航线 from a .plan or .waypoints file (`services.missions.import_plan`)."""
     user: Any = request.user
@@ -345,7 +314,7 @@ def mission_import(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@access.require(may_manage)
+@access.require(selectors.may_manage)
 def mission_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     """例行巡查: set the mission's repeat (`services.missions.set_schedule`)."""
     user: Any = request.user
@@ -382,7 +351,7 @@ def _file_name(mission: Mission) -> str:
 
 
 @require_safe
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def mission_plan_file(request: HttpRequest, pk: int) -> HttpResponse:
     """The route as a QGroundControl .plan (JSON)."""
     mission = _mission_or_404(request.user, pk)
@@ -395,7 +364,7 @@ def mission_plan_file(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_safe
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def mission_waypoints_file(request: HttpRequest, pk: int) -> HttpResponse:
     """The route as a MAVLink waypoints file (QGC WPL 110)."""
     mission = _mission_or_404(request.user, pk)
@@ -452,7 +421,7 @@ def _finding_features(findings: Iterable[Finding]) -> list[dict[str, Any] | None
     ]
 
 
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def flight_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user: Any = request.user
     flight = _flight_or_404(user, pk)
@@ -497,7 +466,7 @@ def flight_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_safe
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def flight_track(request: HttpRequest, pk: int) -> JsonResponse:
     """The flight's state and track for the page's script (every few seconds while flying: the live
     feed moves the marker at once, this keeps the line whole even when the feed is away)."""
@@ -545,14 +514,14 @@ def _image_response(request: HttpRequest, data: bytes | None) -> HttpResponse:
 
 
 @require_safe
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def photo_image(request: HttpRequest, pk: int) -> HttpResponse:
     photo = _one(selectors.photos_for(request.user), pk)
     return _image_response(request, selectors.photo_image_for(request.user, photo))
 
 
 @require_safe
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def finding_crop(request: HttpRequest, pk: int) -> HttpResponse:
     finding = _one(selectors.findings_for(request.user), pk)
     return _image_response(request, selectors.crop_for(request.user, finding))
@@ -568,7 +537,7 @@ def _finding_rows(qs: Any) -> Any:
 def _finding_context(user: Any, finding: Finding) -> dict[str, Any]:
     return {
         "f": finding,
-        "may_handle": may_handle(user),
+        "may_handle": selectors.may_handle(user),
         "map_id": f"finding-map-{finding.pk}",
         "map_data": _collection(
             [
@@ -579,7 +548,7 @@ def _finding_context(user: Any, finding: Finding) -> dict[str, Any]:
     }
 
 
-@access.require(may_open)
+@access.require(selectors.may_watch)
 def finding_queue(request: HttpRequest) -> HttpResponse:
     """航拍发现研判: like the camera alert queue (/video/alerts/), the same keys (video.js)."""
     user: Any = request.user
@@ -592,7 +561,7 @@ def finding_queue(request: HttpRequest) -> HttpResponse:
         "page": page,
         "items": [_finding_context(user, f) for f in page],
         "state": form.shown_state,
-        "may_handle": may_handle(user),
+        "may_handle": selectors.may_handle(user),
         "dismiss_form": DismissForm(),
     }
     if _is_htmx(request) and request.headers.get("HX-Target") == "finding-list":
@@ -607,7 +576,7 @@ ACTS = {"confirm": ConfirmForm, "dismiss": DismissForm}
 
 
 @require_POST
-@access.require(may_handle)
+@access.require(selectors.may_handle)
 def finding_act(request: HttpRequest, pk: int, act: str) -> HttpResponse:
     """Confirm (→ a case, source drone) or dismiss one finding; HTMX swaps the card in, without
     script the browser goes back to the queue."""
@@ -623,21 +592,13 @@ def finding_act(request: HttpRequest, pk: int, act: str) -> HttpResponse:
         error, status = _("请检查填写的内容"), 422
     else:
         data = form.cleaned_data
-        # The blurred crop (a detector run) is made before the transaction that locks the finding.
-        evidence = findings.evidence_for(found, user) if act == "confirm" else None
         try:
-            with transaction.atomic():
-                locked = selectors.access_finding(user, pk, lock=True)
-                if locked is None:
-                    raise Http404
-                if act == "confirm":
-                    case = findings.confirm_finding(
-                        locked, actor=user, description=data["description"], evidence=evidence
-                    )
-                    done = _("已确认, 立案 %(number)s") % {"number": case.number}
-                else:
-                    findings.dismiss_finding(locked, actor=user, reason=data["reason"])
-                    done = _("已标记为误报")
+            if act == "confirm":
+                case = findings.confirm_finding(found, actor=user, description=data["description"])
+                done = _("已确认, 立案 %(number)s") % {"number": case.number}
+            else:
+                findings.dismiss_finding(found, actor=user, reason=data["reason"])
+                done = _("已标记为误报")
         except DomainError as exc:
             error, status = exc.message, exc.status
     finding = _finding_rows(selectors.findings_for(user)).filter(pk=pk).first()
@@ -666,7 +627,7 @@ def _upload_flights(user: Any) -> Any:
     return selectors.flights_for(user).filter(Q(started_at__gte=since) | Q(started_at__isnull=True))
 
 
-@access.require(may_manage)
+@access.require(selectors.may_manage)
 def photo_upload(request: HttpRequest) -> HttpResponse:
     """航拍照片上传: many files; a table of what became of each (`services.photos.ingest_photos`:
     one bad file never stops the rest), and the analysis job's progress."""

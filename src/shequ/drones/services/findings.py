@@ -286,13 +286,18 @@ def blurred_crop(finding: Finding) -> bytes | None:
     return crop_for(SYSTEM, finding)
 
 
-def evidence_for(finding: Finding, actor: Any) -> bytes | None:
-    """The blurred crop a confirm would file, made BEFORE the caller opens its transaction and locks
-    the finding: the filter runs a detector, far too slow to hold a row lock over. None when the
-    actor may not confirm or the finding is no longer new (nothing would be filed)."""
-    if finding.state != FindingState.NEW or (not isinstance(actor, str) and not may_handle(actor)):
-        return None
-    return blurred_crop(finding)
+def _evidence(finding: Finding) -> bytes | None:
+    """The blurred crop a confirm files, made before the finding is locked: the filter runs a
+    detector, far too slow to hold a row lock over. None when nothing would be filed."""
+    return blurred_crop(finding) if finding.state == FindingState.NEW else None
+
+
+def _locked(finding: Finding) -> Finding:
+    rows = Finding.objects.select_for_update(of=("self",)).select_related("photo")
+    locked = rows.filter(pk=finding.pk).first()
+    if locked is None:  # its photo deleted meanwhile
+        raise Conflict(_("该航拍发现已不存在"))
+    return locked
 
 
 def _report(
@@ -351,42 +356,42 @@ def _handled(
     )
 
 
-@transaction.atomic
 def confirm_finding(
     finding: Finding,
     *,
     actor: Any,
     category: Category | None = None,
     description: str = "",
-    evidence: bytes | None = None,
 ) -> Case:
     """确认: the finding becomes a case (category: the one given, else the finding's kind's).
     Confirming a finding that is already a case returns that case; a dismissed one is a Conflict.
-    `evidence`: the blurred crop from `evidence_for`, made before the caller's transaction."""
+    The blurred crop is made first, then one transaction with the finding locked."""
     _check_handler(actor, finding)
-    finding = Finding.objects.select_for_update(of=("self",)).select_related("photo").get(pk=finding.pk)
-    if finding.case_id is not None and finding.state == FindingState.CONFIRMED:
-        assert finding.case is not None
-        return finding.case
-    if finding.state == FindingState.DISMISSED:
-        raise Conflict(_("该航拍发现已标为误报, 不能再确认为案件"))
-    text = clean_text(description, "description", "问题描述", DESCRIPTION_MAX)
-    case = _report(
-        finding,
-        actor=actor,
-        category=category or category_for(finding),
-        description=text,
-        evidence=evidence,
-    )
-    _handled(finding, FindingState.CONFIRMED, actor=actor, case=case)
-    return case
+    evidence = _evidence(finding)
+    with transaction.atomic():
+        finding = _locked(finding)
+        if finding.case_id is not None and finding.state == FindingState.CONFIRMED:
+            assert finding.case is not None
+            return finding.case
+        if finding.state == FindingState.DISMISSED:
+            raise Conflict(_("该航拍发现已标为误报, 不能再确认为案件"))
+        text = clean_text(description, "description", "问题描述", DESCRIPTION_MAX)
+        case = _report(
+            finding,
+            actor=actor,
+            category=category or category_for(finding),
+            description=text,
+            evidence=evidence,
+        )
+        _handled(finding, FindingState.CONFIRMED, actor=actor, case=case)
+        return case
 
 
 @transaction.atomic
 def dismiss_finding(finding: Finding, *, actor: Any, reason: str = "") -> Finding:
     """误报: dismissing again changes nothing; a finding that became a case cannot be dismissed (409)."""
     _check_handler(actor, finding)
-    finding = Finding.objects.select_for_update(of=("self",)).select_related("photo").get(pk=finding.pk)
+    finding = _locked(finding)
     if finding.state == FindingState.DISMISSED:
         return finding
     if finding.state == FindingState.CONFIRMED:

@@ -390,14 +390,25 @@ def summary(route: survey.Route) -> dict[str, Any]:
     }
 
 
-def coverage_share(route: survey.Route, area: BaseGeometry) -> float:
-    """The share of `area` (lon/lat) the route's coverage sees, 0..1."""
+def coverage_share(coverage: BaseGeometry, area: BaseGeometry) -> float:
+    """The share of `area` (lon/lat) a route's ground coverage (lon/lat) sees, 0..1."""
     c = area.centroid
     proj = local_projection(c.x, c.y)
     local = proj.to_local(area)
     if local.area <= 0:
         return 0.0
-    return float(local.intersection(proj.to_local(route.coverage)).area / local.area)
+    return float(local.intersection(proj.to_local(coverage)).area / local.area)
+
+
+def mission_share(mission: Mission, grids: Sequence[Grid]) -> float | None:
+    """The share of its grids a saved mission's planned coverage sees; None when it cannot be
+    told (no coverage, no grid with a boundary, a geometry the planner did not write)."""
+    if not mission.coverage or not grids:
+        return None
+    try:
+        return coverage_share(shape(mission.coverage), grid_area(grids))
+    except (Invalid, ValueError, TypeError, AttributeError, KeyError, shapely.errors.GEOSException):
+        return None
 
 
 # --- plan, change, delete -----------------------------------------------------------------------

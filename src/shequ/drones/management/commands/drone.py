@@ -215,7 +215,7 @@ def _plan(args: argparse.Namespace, camera: Any, *, out: IO[str], err: IO[str]) 
         fields["speed_m_s"] = args.speed
     try:
         route, values = missions.preview_mission(actor="system", camera=camera, **fields)
-        share = missions.coverage_share(route, missions.grid_area(values["grids"]))
+        share = missions.coverage_share(route.coverage, missions.grid_area(values["grids"]))
     except DomainError as exc:
         for problem in getattr(exc, "errors", None) or [{"field": exc.field or "", "message": exc.message}]:
             label = f"--{_OPTION.get(problem['field'], problem['field'])}: " if problem["field"] else ""
